@@ -1,0 +1,134 @@
+"""Helpers shared by the checks: calling the learner's function safely and reading its result
+without depending on the learner's choice of type (Python, numpy or torch)."""
+
+from __future__ import annotations
+
+import copy
+import numbers
+from pathlib import Path
+
+import numpy as np
+import torch
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def fail(message: str) -> None:
+    raise AssertionError(message)
+
+
+def _snapshot(value):
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, torch.nn.Module):
+        return {k: v.detach().clone() for k, v in value.state_dict().items()}
+    return None
+
+
+def _same(before, value) -> bool:
+    if before is None:
+        return True
+    if isinstance(value, torch.Tensor):
+        return value.shape == before.shape and bool(torch.equal(value.detach(), before))
+    if isinstance(value, np.ndarray):
+        return value.shape == before.shape and bool(np.array_equal(value, before, equal_nan=True))
+    if isinstance(value, torch.nn.Module):
+        now = value.state_dict()
+        return all(torch.equal(now[k].detach(), v) for k, v in before.items())
+    return True
+
+
+def call(fn, *args, name: str | None = None, what: str = "", **kwargs):
+    """Call the learner's ``fn``; fail with a clear message if it raises or mutates an argument."""
+    name = name or getattr(fn, "__name__", "your function")
+    snaps = [_snapshot(a) for a in args]
+    torch.manual_seed(0)
+    try:
+        result = fn(*args, **kwargs)
+    except NotImplementedError:
+        raise
+    except AssertionError as exc:
+        fail(f"{name} raised AssertionError{' ' + what if what else ''}: {exc}")
+    except Exception as exc:  # noqa: BLE001
+        fail(f"{name} raised {type(exc).__name__}{' ' + what if what else ''}: {exc}")
+    for i, (snap, arg) in enumerate(zip(snaps, args)):
+        if not _same(snap, arg):
+            kind = "the model's weights" if isinstance(arg, torch.nn.Module) else f"argument {i + 1}"
+            fail(f"{name} changed {kind} in place{' ' + what if what else ''}; work on a copy instead")
+    return result
+
+
+def _to_numpy(result, name: str) -> np.ndarray:
+    if isinstance(result, torch.Tensor):
+        return result.detach().cpu().numpy()
+    if isinstance(result, np.ndarray):
+        return result
+    if isinstance(result, (bool, np.bool_, numbers.Number)):
+        return np.asarray(result)
+    if isinstance(result, (list, tuple)):
+        try:
+            return np.asarray([_to_numpy(r, name) for r in result])
+        except Exception:  # noqa: BLE001
+            pass
+    fail(f"{name} returned {type(result).__name__}; expected a tensor (or a number for one sample)")
+
+
+def as_bools(result, n: int, name: str, *, single: bool = False) -> np.ndarray:
+    """Read ``result`` as ``n`` booleans. A single sample may be a bool, numpy bool or 0-d tensor."""
+    arr = _to_numpy(result, name)
+    if arr.dtype != np.bool_:
+        if arr.dtype.kind == "f":
+            fail(
+                f"{name} returned floating-point values (dtype {arr.dtype}); it must return booleans "
+                "(True = outlier), not the loss itself"
+            )
+        if arr.dtype.kind in "iu" and set(np.unique(arr).tolist()) <= {0, 1}:
+            fail(f"{name} returned integers 0/1 (dtype {arr.dtype}); return booleans (True = outlier)")
+        fail(f"{name} returned dtype {arr.dtype}; it must return booleans (True = outlier)")
+    if single:
+        if arr.size != 1:
+            fail(f"{name} returned {arr.size} values for one sample; return one boolean")
+        return arr.reshape(1)
+    if arr.ndim == 0 or arr.size != n or (arr.ndim > 1 and max(arr.shape) != arr.size):
+        fail(
+            f"{name} returned shape {tuple(arr.shape)} for a batch of {n}; it must return one "
+            f"boolean per sample, shape ({n},)"
+        )
+    return arr.reshape(n)
+
+
+def as_floats(result, n: int, name: str, *, single: bool = False) -> np.ndarray:
+    """Read ``result`` as ``n`` finite floats, shape (n,) (a single sample: () or (1,))."""
+    arr = _to_numpy(result, name)
+    if arr.dtype == np.bool_ or arr.dtype.kind not in "fiu":
+        fail(f"{name} returned dtype {arr.dtype}; it must return floating-point values")
+    if single:
+        if arr.size != 1:
+            fail(f"{name} returned shape {tuple(arr.shape)} for one sample; expected one value")
+    elif arr.shape != (n,):
+        fail(f"{name} returned shape {tuple(arr.shape)} for a batch of {n}; it must return shape ({n},)")
+    arr = arr.astype(np.float64).reshape(-1)
+    if not np.all(np.isfinite(arr)):
+        fail(f"{name} returned NaN or inf values")
+    return arr
+
+
+def as_scalar(result, name: str) -> float:
+    """Read ``result`` as one finite real number (float, numpy scalar, 0-d or 1-element tensor)."""
+    arr = _to_numpy(result, name)
+    if arr.size != 1 or arr.dtype == np.bool_ or arr.dtype.kind not in "fiu":
+        fail(f"{name} must return one number, got {type(result).__name__} with shape {tuple(arr.shape)}")
+    value = float(arr.reshape(-1)[0])
+    if not np.isfinite(value):
+        fail(f"{name} returned {value}, not a finite number")
+    return value
+
+
+def close(got: np.ndarray, want: np.ndarray, *, rtol: float = 1e-4, atol: float = 1e-4) -> bool:
+    return bool(np.allclose(got, want, rtol=rtol, atol=atol))
+
+
+def deepcopy(value):
+    return copy.deepcopy(value)
