@@ -1,0 +1,169 @@
+"""The course's best VAE for leave-one-digit-out anomaly detection on MNIST (notebook 04).
+
+A small convolutional VAE with a Bernoulli likelihood on *binarised* digits, trained on the true
+ELBO (β = 1, reconstruction summed over pixels, KL summed over the latent dimension, both
+averaged over the batch). Binarised pixels make ``-log p(x)`` a proper discrete code length over
+{0, 1}^784, which is what the complexity-corrected score of Serrà et al. (2020) needs:
+
+    S(x) = -log2 p(x) - L(x),
+
+with ``L(x)`` the number of bits a generic lossless compressor (PNG, 1 bit per pixel) needs for the
+same binary image. See :func:`png_bits` and ``bench/NOTES.md`` for the measured effect.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ._validate import check_positive_int, tensor_arg
+
+__all__ = ["DigitVAE", "binarize", "png_bits", "LIKELIHOODS"]
+
+LIKELIHOODS = ("bernoulli",)
+
+
+def binarize(images, threshold: int = 128) -> torch.Tensor:
+    """uint8 digits (N, 28, 28) -> float32 (N, 1, 28, 28) with pixels 1.0 where value >= threshold.
+
+    Deterministic (no stochastic binarisation), so a benchmark run is reproducible.
+    """
+    t = tensor_arg(images, "images", floating=False, ndims=(3,))
+    if t.dtype != torch.uint8:
+        raise TypeError(f"images must be uint8 pixels 0..255, got dtype {t.dtype}")
+    if tuple(t.shape[-2:]) != (28, 28):
+        raise ValueError(f"images must have shape (N, 28, 28), got {tuple(t.shape)}")
+    check_positive_int(threshold, "threshold")
+    if threshold > 255:
+        raise ValueError(f"threshold must be in 1..255, got {threshold}")
+    return (t >= threshold).to(torch.float32).unsqueeze(1)
+
+
+def png_bits(x) -> torch.Tensor:
+    """Bits of each binary image saved as a 1-bit PNG (the complexity L(x) of Serrà et al. 2020).
+
+    Args:
+        x: (N, 1, 28, 28) or (N, 28, 28) tensor of 0/1 pixels (from :func:`binarize`).
+    Returns:
+        (N,) float64 tensor: 8 x the PNG file's length in bytes (the constant header included; it
+        shifts every score by the same amount and so does not change a ranking).
+    """
+    from PIL import Image
+
+    t = tensor_arg(x, "x", floating=False, ndims=(3, 4))
+    arr = t.detach().cpu().reshape(t.shape[0], t.shape[-2], t.shape[-1]).numpy()
+    if not np.isin(arr, (0, 1)).all():
+        raise ValueError("x must hold binary pixels (0 or 1); binarize the digits first")
+    out = np.empty(arr.shape[0], dtype=np.float64)
+    for i, img in enumerate(arr.astype(bool)):
+        buf = io.BytesIO()
+        Image.fromarray(img).convert("1").save(buf, format="PNG", optimize=True)
+        out[i] = 8.0 * buf.getbuffer().nbytes
+    return torch.from_numpy(out)
+
+
+class DigitVAE(nn.Module):
+    """Convolutional VAE with a Bernoulli decoder for binarised 28x28 digits.
+
+    Encoder: (N, 1, 28, 28) -> conv 4x4/2 -> (N, c1, 14, 14) -> conv 4x4/2 -> (N, c2, 7, 7)
+    -> flatten -> Linear(hidden) -> (mu, log_var), each (N, latent_dim).
+    Decoder mirrors it: (N, latent_dim) -> hidden -> (N, c2, 7, 7) -> (N, c1, 14, 14)
+    -> (N, 1, 28, 28) logits; :meth:`decode` returns pixel probabilities (sigmoid of the logits).
+
+    Args:
+        latent_dim: size of z (small latents generalise less to unseen digit shapes).
+        channels: the two convolution widths (c1, c2).
+        hidden_dim: width of the fully connected layer between the convolutions and z.
+        beta: weight of the KL term in :meth:`loss` (1.0 = the ELBO).
+        likelihood: ``"bernoulli"`` (pixels must be 0/1 or in [0, 1]).
+    """
+
+    def __init__(
+        self,
+        latent_dim: int = 8,
+        channels: tuple[int, int] = (32, 64),
+        hidden_dim: int = 256,
+        beta: float = 1.0,
+        likelihood: str = "bernoulli",
+    ):
+        super().__init__()
+        check_positive_int(latent_dim, "latent_dim")
+        check_positive_int(hidden_dim, "hidden_dim")
+        if (
+            not isinstance(channels, (tuple, list))
+            or len(channels) != 2
+            or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in channels)
+        ):
+            raise ValueError(f"channels must be two positive ints (c1, c2), got {channels!r}")
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta) or beta <= 0:
+            raise ValueError(f"beta must be a positive finite number, got {beta!r}")
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+        c1, c2 = int(channels[0]), int(channels[1])
+        self.latent_dim, self.channels, self.hidden_dim = latent_dim, (c1, c2), hidden_dim
+        self.beta, self.likelihood = float(beta), likelihood
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, c1, 4, stride=2, padding=1), nn.ReLU(),  # 28x28 => 14x14
+            nn.Conv2d(c1, c2, 4, stride=2, padding=1), nn.ReLU(),  # 14x14 => 7x7
+            nn.Flatten(),
+            nn.Linear(c2 * 49, hidden_dim), nn.ReLU(),
+            nn.Linear(hidden_dim, 2 * latent_dim),  # mu and log σ²
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(latent_dim, hidden_dim), nn.ReLU(),
+            nn.Linear(hidden_dim, c2 * 49), nn.ReLU(),
+            nn.Unflatten(1, (c2, 7, 7)),
+            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.ReLU(),  # 7x7 => 14x14
+            nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1),  # 14x14 => 28x28 logits
+        )
+
+    def _check_input(self, x) -> torch.Tensor:
+        x = tensor_arg(x, "x", ndims=(4,))
+        if tuple(x.shape[1:]) != (1, 28, 28):
+            raise ValueError(f"x must have shape (N, 1, 28, 28), got {tuple(x.shape)}")
+        return x
+
+    def encode_params(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, 1, 28, 28) -> (mu, log_var), each (N, latent_dim); log_var is clamped to [-12, 8]."""
+        mu, log_var = self.encoder(self._check_input(x)).chunk(2, dim=-1)
+        return mu, log_var.clamp(-12.0, 8.0)
+
+    def encode(self, x: torch.Tensor) -> torch.distributions.Distribution:
+        """q(z|x): a diagonal Normal with batch shape (N,) and event shape (latent_dim,)."""
+        mu, log_var = self.encode_params(x)
+        return torch.distributions.Independent(torch.distributions.Normal(mu, torch.exp(0.5 * log_var)), 1)
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        """(N, latent_dim) -> (N, 1, 28, 28) Bernoulli logits."""
+        return self.decoder(z)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """(N, latent_dim) -> (N, 1, 28, 28) pixel probabilities in [0, 1]."""
+        return torch.sigmoid(self.decoder(z))
+
+    def log_likelihood(self, x: torch.Tensor, x_recon: torch.Tensor) -> torch.Tensor:
+        """log p(x | probabilities ``x_recon``) in nats, summed over pixels. (N, 1, 28, 28) x2 -> (N,)."""
+        p = x_recon.clamp(1e-6, 1 - 1e-6)
+        return -F.binary_cross_entropy(p, x, reduction="none").flatten(1).sum(1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(N, 1, 28, 28) -> (logits (N, 1, 28, 28), mu (N, D), log_var (N, D)), with z ~ q(z|x)."""
+        mu, log_var = self.encode_params(x)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * log_var)
+        return self.decode_logits(z), mu, log_var
+
+    def loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Negative ELBO (with β on the KL) per digit, averaged over the batch.
+
+        Returns ``{"loss": scalar, "loss_recon": scalar, "loss_kl": scalar}`` (aelab.fit logs the
+        two parts per epoch).
+        """
+        logits, mu, log_var = self(x)
+        recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
+        kl = (-0.5 * (1 + log_var - mu**2 - log_var.exp())).sum(1).mean()
+        return {"loss": recon + self.beta * kl, "loss_recon": recon.detach(), "loss_kl": kl.detach()}

@@ -1,0 +1,232 @@
+"""``aelab build``: regenerate ``release/`` and ``solutions/`` from ``source/``.
+
+- ``release/<assignment>/<nb>.ipynb``: the student version, made by nbgrader's generate_assignment in
+  a scratch course directory (so no gradebook or log lands in the repository).
+- ``solutions/<assignment>/<nb>.ipynb``: the source notebook executed headless in fast mode, with
+  its outputs and figures, stamped with the SHA-256 of the source it came from.
+
+``aelab build --check`` rebuilds the release in a scratch folder and compares; it checks that each
+solution was executed from the current source, and exits 1 (naming the stale files) otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+ASSIGNMENTS = (
+    "01_autoencoder_basics",
+    "02_iris_vae",
+    "03_mnist_outlier_lab",
+    "04_leave_one_digit_auroc",
+)
+
+
+def repo_root() -> Path:
+    """The course directory: ``$AELAB_COURSE_DIR``, else the checkout that holds this package."""
+    env = os.environ.get("AELAB_COURSE_DIR")
+    if env:
+        return Path(env).resolve()
+    here = Path(__file__).resolve().parent.parent
+    if (here / "source").is_dir():
+        return here
+    raise FileNotFoundError(
+        "cannot find the course's source/ folder: run from a checkout of the repository or set "
+        "$AELAB_COURSE_DIR"
+    )
+
+
+def source_notebooks(root: Path, assignments=None) -> list[tuple[str, Path]]:
+    """(assignment, path) of every source notebook, in course order."""
+    names = list(assignments or [a for a in ASSIGNMENTS if (root / "source" / a).is_dir()])
+    out = []
+    for a in names:
+        folder = root / "source" / a
+        if not folder.is_dir():
+            raise FileNotFoundError(f"no assignment folder {folder}")
+        out += [(a, p) for p in sorted(folder.glob("*.ipynb"))]
+    return out
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _dump(nb) -> str:
+    """nbformat's own serialisation (sorted keys, one line of source per JSON string)."""
+    return nbformat.writes(nb) + "\n"
+
+
+# ------------------------------------------------------------------------------------------- release
+def generate_release(root: Path, assignments=None) -> dict[Path, str]:
+    """Run nbgrader generate_assignment in a scratch course dir; return {relative path: text}."""
+    from nbgrader.apps import NbGraderAPI
+    from traitlets.config import Config
+
+    names = [a for a, _ in source_notebooks(root, assignments)]
+    names = list(dict.fromkeys(names))
+    out: dict[Path, str] = {}
+    with tempfile.TemporaryDirectory(prefix="aelab-build-") as tmp:
+        course = Path(tmp)
+        for a in names:
+            shutil.copytree(root / "source" / a, course / "source" / a,
+                            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        config = Config()
+        config.CourseDirectory.root = str(course)
+        config.CourseDirectory.course_id = "aelab"
+        config.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+        config.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+        config.GenerateAssignment.db_url = f"sqlite:///{course / 'gradebook.db'}"
+        api = NbGraderAPI(config=config)
+        for a in names:
+            result = api.generate_assignment(a, force=True, create=True)
+            if not result.get("success"):
+                raise RuntimeError(f"nbgrader generate_assignment failed for {a}:\n{result.get('log') or result.get('error')}")
+            for path in sorted((course / "release" / a).rglob("*")):
+                if path.is_file():
+                    rel = path.relative_to(course)
+                    if path.suffix == ".ipynb":
+                        nb = nbformat.read(path, as_version=4)
+                        out[rel] = _dump(nb)
+                    else:
+                        out[rel] = path.read_text()
+    return out
+
+
+# ----------------------------------------------------------------------------------------- solutions
+def execution_env(tmp: Path) -> dict[str, str]:
+    """Environment of a fast-mode headless run: small data, no downloads, scratch checkpoints."""
+    env = dict(os.environ)
+    env.update(
+        AELAB_FAST="1",
+        AELAB_OFFLINE="1",
+        AELAB_CHECKPOINTS=str(tmp / "checkpoints"),
+        PYTHONHASHSEED="0",
+        MPLBACKEND="module://matplotlib_inline.backend_inline",
+    )
+    env.pop("NBGRADER_EXECUTION", None)
+    return env
+
+
+def execute_notebook(path: Path, *, timeout: int = 600, env: dict | None = None):
+    """Execute a notebook headless in fast mode in a scratch folder; return the executed notebook.
+
+    Raises ``nbclient.exceptions.CellExecutionError`` when a cell fails.
+    """
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    with tempfile.TemporaryDirectory(prefix="aelab-exec-") as tmp:
+        tmp = Path(tmp)
+        run_env = env or execution_env(tmp)
+        old = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(run_env)  # the kernel inherits the client's environment
+        try:
+            client = NotebookClient(
+                nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(tmp)}},
+                record_timing=False,
+            )
+            client.execute()
+        finally:
+            os.environ.clear()
+            os.environ.update(old)
+    return nb
+
+
+def build_solution(root: Path, assignment: str, path: Path) -> str:
+    nb = execute_notebook(path)
+    nb.metadata["aelab"] = {
+        "generated_by": "aelab build",
+        "source": str(path.relative_to(root)),
+        "source_sha256": sha256(path),
+        "mode": "fast (AELAB_FAST=1)",
+    }
+    return _dump(nb)
+
+
+# ------------------------------------------------------------------------------------------- checks
+def stale_files(root: Path, assignments=None) -> list[str]:
+    """Files of release/ and solutions/ that do not match what source/ would generate now."""
+    problems: list[str] = []
+    fresh = generate_release(root, assignments)
+    for rel, text in fresh.items():
+        target = root / rel
+        if not target.exists():
+            problems.append(f"{rel}: missing")
+        elif target.read_text() != text:
+            problems.append(f"{rel}: differs from what source/ generates")
+    wanted_release = {root / rel for rel in fresh}
+    names = {a for a, _ in source_notebooks(root, assignments)}
+    for a in names:
+        for extra in (root / "release" / a).rglob("*"):
+            if extra.is_file() and extra not in wanted_release:
+                problems.append(f"{extra.relative_to(root)}: not generated from source/")
+    for a, src in source_notebooks(root, assignments):
+        sol = root / "solutions" / a / src.name
+        if not sol.exists():
+            problems.append(f"{sol.relative_to(root)}: missing")
+            continue
+        meta = json.loads(sol.read_text()).get("metadata", {}).get("aelab", {})
+        if meta.get("source_sha256") != sha256(src):
+            problems.append(f"{sol.relative_to(root)}: executed from an older {src.relative_to(root)}")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+def add_arguments(parser) -> None:
+    parser.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
+                        help=f"assignments to build (default: all of {', '.join(ASSIGNMENTS)})")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 when release/ or solutions/ are stale")
+    parser.add_argument("--release-only", action="store_true", help="skip executing the solutions")
+
+
+def build(root: Path, assignments=None, *, solutions: bool = True, log=print) -> None:
+    """Regenerate release/ (and solutions/) for ``assignments`` (default: all)."""
+    start = time.perf_counter()
+    files = generate_release(root, assignments)
+    names = list(dict.fromkeys(a for a, _ in source_notebooks(root, assignments)))
+    for a in names:
+        shutil.rmtree(root / "release" / a, ignore_errors=True)
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+        log(f"wrote {rel}")
+    if solutions:
+        for a, src in source_notebooks(root, assignments):
+            t0 = time.perf_counter()
+            text = build_solution(root, a, src)
+            target = root / "solutions" / a / src.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+            log(f"wrote {target.relative_to(root)} (executed in fast mode in {time.perf_counter() - t0:.1f} s)")
+    log(f"aelab build: done in {time.perf_counter() - start:.1f} s")
+
+
+def run(args) -> int:
+    root = repo_root()
+    assignments = args.assignments or None
+    if args.check:
+        problems = stale_files(root, assignments)
+        if problems:
+            print("Stale generated files (run `aelab build` and commit the result):")
+            for p in problems:
+                print(f"  {p}")
+            return 1
+        print("release/ and solutions/ are up to date with source/")
+        return 0
+    try:
+        build(root, assignments, solutions=not args.release_only)
+    except Exception as exc:  # noqa: BLE001 - show the failing notebook plainly
+        print(f"aelab build failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
