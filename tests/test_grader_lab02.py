@@ -1,0 +1,233 @@
+"""The lab 02 checks are fair: the reference passes, known mistakes lose points, other right answers don't."""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import autograder
+from autograder import reference as ref
+
+CHECKS = autograder.all_checks("lab02")
+LOG_2PI = math.log(2 * math.pi)
+
+
+def ids(exercise: str) -> list[str]:
+    return [cid for cid, c in CHECKS.items() if c.exercise == exercise]
+
+
+def failures(exercise: str, fn) -> list[str]:
+    failed = []
+    for cid in ids(exercise):
+        try:
+            autograder.check(cid, fn)
+        except AssertionError:
+            failed.append(cid)
+    return failed
+
+
+# ----------------------------------------------------------------- reparameterize
+def rp_distribution(mu, log_sigma):
+    return torch.distributions.Normal(mu, torch.exp(log_sigma)).rsample()
+
+
+def rp_numpy_eps(mu, log_sigma):
+    eps = torch.from_numpy(np.random.standard_normal(tuple(mu.shape))).to(mu.dtype)
+    return mu + log_sigma.exp() * eps
+
+
+def rp_loop(mu, log_sigma):
+    rows = [m + torch.exp(s) * torch.randn(m.shape) for m, s in zip(mu, log_sigma)]
+    return torch.stack(rows)
+
+
+def rp_noisy(mu, log_sigma):
+    print("sampling z")
+    warnings.warn("a learner's warning")
+    return ref.reparameterize(mu, log_sigma)
+
+
+RIGHT_RP = [ref.reparameterize, rp_distribution, rp_numpy_eps, rp_loop, rp_noisy]
+
+WRONG_RP = {
+    "log_variance_reading": lambda mu, ls: mu + torch.exp(0.5 * ls) * torch.randn_like(mu),
+    "post_as_written": lambda mu, ls: mu + torch.randn_like(mu) * torch.sqrt(torch.exp(ls)),
+    "missing_exp": lambda mu, ls: mu + ls * torch.randn_like(mu),
+    "deterministic": lambda mu, ls: mu.clone(),
+    "deterministic_plus_sigma": lambda mu, ls: mu + torch.exp(ls),
+    "uniform_eps": lambda mu, ls: mu + torch.exp(ls) * torch.rand_like(mu),
+    "uniform_eps_centred": lambda mu, ls: mu + torch.exp(ls) * (torch.rand_like(mu) * 2 - 1),
+    "uniform_eps_unit_variance": lambda mu, ls: mu + torch.exp(ls) * (torch.rand_like(mu) * 2 - 1) * math.sqrt(3),
+    "variance_as_std": lambda mu, ls: mu + torch.exp(2 * ls) * torch.randn_like(mu),
+    "shared_eps": lambda mu, ls: mu + torch.exp(ls) * torch.randn(mu.shape[-1]),
+    "no_gradient_sample": lambda mu, ls: torch.distributions.Normal(mu, torch.exp(ls)).sample(),
+    "detached": lambda mu, ls: (mu + torch.exp(ls) * torch.randn_like(mu)).detach(),
+    "numpy_result": lambda mu, ls: (mu + torch.exp(ls) * torch.randn_like(mu)).detach().numpy(),
+    "fixed_generator": lambda mu, ls: mu + torch.exp(ls) * torch.randn(mu.shape, generator=torch.Generator().manual_seed(7)),
+}
+
+
+# ----------------------------------------------------------------- kl_divergence
+def kl_distributions(mu, log_sigma):
+    q = torch.distributions.Normal(mu, torch.exp(log_sigma))
+    p = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))
+    return torch.distributions.kl_divergence(q, p).sum(-1)
+
+
+def kl_logvar_rewritten(mu, log_sigma):
+    log_var = 2 * log_sigma
+    return -0.5 * torch.sum(1 + log_var - mu.pow(2) - log_var.exp(), dim=1)
+
+
+def kl_loop(mu, log_sigma):
+    out = []
+    for m, s in zip(mu, log_sigma):
+        total = 0.0
+        for j in range(m.shape[0]):
+            total = total + 0.5 * (torch.exp(2 * s[j]) + m[j] ** 2 - 1 - 2 * s[j])
+        out.append(total)
+    return torch.stack(out)
+
+
+RIGHT_KL = [ref.kl_divergence, kl_distributions, kl_logvar_rewritten, kl_loop]
+
+WRONG_KL = {
+    "log_variance_formula": lambda mu, ls: -0.5 * (1 + ls - mu**2 - ls.exp()).sum(-1),
+    "missing_half": lambda mu, ls: (torch.exp(2 * ls) + mu**2 - 1 - 2 * ls).sum(-1),
+    "batch_mean": lambda mu, ls: ref.kl_divergence(mu, ls).mean(),
+    "batch_mean_broadcast": lambda mu, ls: ref.kl_divergence(mu, ls).mean().expand(mu.shape[0]),
+    "sign_error": lambda mu, ls: -ref.kl_divergence(mu, ls),
+    "mean_over_latent": lambda mu, ls: 0.5 * (torch.exp(2 * ls) + mu**2 - 1 - 2 * ls).mean(-1),
+    "no_sum": lambda mu, ls: 0.5 * (torch.exp(2 * ls) + mu**2 - 1 - 2 * ls),
+    "numpy": lambda mu, ls: ref.kl_divergence(mu, ls).detach().numpy(),
+}
+
+
+# ----------------------------------------------------------------- latent_log_density
+def lld_distribution(z, mu, log_sigma):
+    return torch.distributions.Normal(mu, torch.exp(log_sigma)).log_prob(z).sum(-1)
+
+
+def lld_mvn(z, mu, log_sigma):
+    mvn = torch.distributions.MultivariateNormal(mu, scale_tril=torch.diag_embed(torch.exp(log_sigma)))
+    return mvn.log_prob(z)
+
+
+def lld_numpy(z, mu, log_sigma):
+    z, mu, ls = (np.asarray(a, dtype=np.float64) for a in (z, mu, log_sigma))
+    sigma = np.exp(ls)
+    return np.sum(-0.5 * ((z - mu) / sigma) ** 2 - np.log(sigma * np.sqrt(2 * np.pi)), axis=1)
+
+
+def lld_scipy(z, mu, log_sigma):
+    from scipy.stats import norm
+
+    return norm.logpdf(np.asarray(z), loc=np.asarray(mu), scale=np.exp(np.asarray(log_sigma))).sum(axis=1)
+
+
+def lld_loop(z, mu, log_sigma):
+    out = []
+    for zi, mi, si in zip(z.tolist(), mu.tolist(), log_sigma.tolist()):
+        out.append(sum(-0.5 * ((a - b) / math.exp(s)) ** 2 - s - 0.5 * LOG_2PI for a, b, s in zip(zi, mi, si)))
+    return out
+
+
+RIGHT_LLD = [ref.latent_log_density, lld_distribution, lld_mvn, lld_numpy, lld_scipy, lld_loop]
+
+WRONG_LLD = {
+    "missing_log_sigma": lambda z, mu, ls: (-0.5 * ((z - mu) / ls.exp()) ** 2 - 0.5 * LOG_2PI).sum(-1),
+    "missing_2pi": lambda z, mu, ls: (-0.5 * ((z - mu) / ls.exp()) ** 2 - ls).sum(-1),
+    "variance_as_sigma": lambda z, mu, ls: torch.distributions.Normal(mu, torch.exp(2 * ls)).log_prob(z).sum(-1),
+    "log_variance_reading": lambda z, mu, ls: torch.distributions.Normal(mu, torch.exp(0.5 * ls)).log_prob(z).sum(-1),
+    "density_not_log": lambda z, mu, ls: torch.distributions.Normal(mu, torch.exp(ls)).log_prob(z).sum(-1).exp(),
+    "mean_over_latent": lambda z, mu, ls: torch.distributions.Normal(mu, torch.exp(ls)).log_prob(z).mean(-1),
+    "no_sum": lambda z, mu, ls: torch.distributions.Normal(mu, torch.exp(ls)).log_prob(z),
+    "batch_sum": lambda z, mu, ls: torch.distributions.Normal(mu, torch.exp(ls)).log_prob(z).sum(),
+    "missing_half": lambda z, mu, ls: (-((z - mu) / ls.exp()) ** 2 - ls - 0.5 * LOG_2PI).sum(-1),
+}
+
+
+# ----------------------------------------------------------------- tests
+RIGHT = {"reparameterize": RIGHT_RP, "kl_divergence": RIGHT_KL, "latent_log_density": RIGHT_LLD}
+WRONG = {"reparameterize": WRONG_RP, "kl_divergence": WRONG_KL, "latent_log_density": WRONG_LLD}
+
+
+def test_ids_and_registry():
+    assert ids("reparameterize") == [
+        "lab02.reparameterize.shape",
+        "lab02.reparameterize.statistics",
+        "lab02.reparameterize.gradients",
+        "lab02.reparameterize.stochastic",
+    ]
+    assert ids("kl_divergence") == [
+        "lab02.kl_divergence.shape",
+        "lab02.kl_divergence.values",
+        "lab02.kl_divergence.properties",
+        "lab02.kl_divergence.gradients",
+    ]
+    assert ids("latent_log_density") == [
+        "lab02.latent_log_density.shape",
+        "lab02.latent_log_density.values",
+        "lab02.latent_log_density.constants",
+    ]
+
+
+@pytest.mark.parametrize(
+    "exercise, fn",
+    [(ex, fn) for ex, fns in RIGHT.items() for fn in fns],
+    ids=lambda v: getattr(v, "__name__", v),
+)
+def test_right_implementation_passes(exercise, fn):
+    assert failures(exercise, fn) == []
+
+
+@pytest.mark.parametrize(
+    "exercise, name", [(ex, name) for ex, fns in WRONG.items() for name in sorted(fns)]
+)
+def test_wrong_implementation_fails(exercise, name):
+    assert failures(exercise, WRONG[exercise][name]), f"{exercise}: {name} passed every check"
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_reparameterize_statistics_do_not_depend_on_global_rng(seed):
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    for fn in (ref.reparameterize, rp_numpy_eps, rp_distribution):
+        autograder.check("lab02.reparameterize.statistics", fn)
+
+
+def test_not_implemented_message():
+    def stub(*args, **kwargs):
+        raise NotImplementedError()
+
+    for cid in CHECKS:
+        with pytest.raises(AssertionError, match="not implemented"):
+            autograder.check(cid, stub)
+
+
+def test_checks_are_quiet_and_fast(capfd):
+    for cid, entry in CHECKS.items():
+        for fn in RIGHT[entry.exercise][:2] + ([rp_noisy] if entry.exercise == "reparameterize" else []):
+            start = time.perf_counter()
+            autograder.check(cid, fn)
+            assert time.perf_counter() - start < 1.0, cid
+        for fn in WRONG[entry.exercise].values():
+            try:
+                autograder.check(cid, fn)
+            except AssertionError:
+                pass
+    out, err = capfd.readouterr()
+    assert err == ""
+    assert out == ""
+
+
+def test_log_variance_reading_is_named_in_the_message():
+    with pytest.raises(AssertionError, match="log σ"):
+        autograder.check("lab02.reparameterize.statistics", WRONG_RP["log_variance_reading"])
+    with pytest.raises(AssertionError, match="log-variance"):
+        autograder.check("lab02.kl_divergence.values", WRONG_KL["log_variance_formula"])
