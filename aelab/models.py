@@ -40,7 +40,9 @@ def layer_plan(input_dim: int, hidden_size: int) -> list[int]:
     """Seed 004's widths from the input down to the hidden state.
 
     The encoder halves the width through powers of two between the hidden size and the input:
-    ``layer_plan(30, 4) == [30, 16, 8, 4]``; the decoder mirrors it.
+    ``layer_plan(30, 4) == [30, 16, 8, 4]``; the decoder mirrors it. Unlike the seed, the last
+    width is always ``hidden_size``: the seed stopped at the power of two at or above it (a hidden
+    size of 10 became 16) and built no layer at all for ``layer_plan(4, 2)``.
     """
     check_positive_int(input_dim, "input_dim", minimum=2)
     check_positive_int(hidden_size, "hidden_size")
@@ -49,11 +51,11 @@ def layer_plan(input_dim: int, hidden_size: int) -> list[int]:
             f"hidden_size must be smaller than input_dim, got hidden_size={hidden_size}, "
             f"input_dim={input_dim}"
         )
-    steps = 2 ** np.arange(max(np.ceil(np.log2(hidden_size)), 2), np.log2(input_dim))
-    dec_setup = np.concatenate([[hidden_size], steps.repeat(2), [input_dim]]).astype(int)
-    pairs = dec_setup.reshape(-1, 2)[1:]  # the seed drops the (hidden, hidden) layer
-    widths = [int(hidden_size)] + [int(b) for _, b in pairs]
-    return widths[::-1]
+    steps = [int(w) for w in 2 ** np.arange(max(np.ceil(np.log2(hidden_size)), 2), np.log2(input_dim))]
+    widths = [int(input_dim)] + steps[::-1]
+    if widths[-1] != hidden_size:  # the seed stopped at the power of two, ignoring hidden_size
+        widths.append(int(hidden_size))
+    return widths
 
 
 class DeepAutoEncoder(nn.Module):
@@ -235,8 +237,8 @@ class MLPVAE(nn.Module):
         )
 
     def _check_input(self, x) -> torch.Tensor:
-        x = tensor_arg(x, "x", ndims=(1, 2))
-        if x.shape[-1] != self.input_dim:
+        x = tensor_arg(x, "x")
+        if x.dim() not in (1, 2) or x.shape[-1] != self.input_dim:
             raise ValueError(
                 f"x must have {self.input_dim} features in its last dimension (flatten images "
                 f"first, e.g. x.reshape(len(x), -1)), got shape {tuple(x.shape)}"
@@ -321,8 +323,8 @@ class ConvVAE(nn.Module):
         )
 
     def _check_input(self, x) -> torch.Tensor:
-        x = tensor_arg(x, "x", ndims=(4,))
-        if tuple(x.shape[1:]) != (1, 28, 28):
+        x = tensor_arg(x, "x")
+        if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
             raise ValueError(f"x must have shape (N, 1, 28, 28), got {tuple(x.shape)}")
         return x
 

@@ -1,0 +1,410 @@
+"""``aelab bench auroc``: the leave-one-digit-out benchmark of notebook 04.
+
+For each held-out digit, the nine other digits of the training split train every method once per
+seed, and all ten digits of the test split are scored (label 1 for the held-out digit). Methods:
+
+* ``seed003``: seed 003's convolutional VAE (:class:`aelab.models.ConvVAE`) with its loss as written
+  (``ConvVAE.seed_loss``), Adam 1e-4, batch 256, epochs capped for time; scored by the squared
+  reconstruction error (continuous scores, not the seed's thresholded 0/1 predictions).
+* ``best_*``: the course's best VAE (:class:`aelab.best_vae.DigitVAE`), trained once and scored four
+  ways: squared reconstruction error, reconstruction probability (An & Cho 2015), the negative
+  ELBO, and the negative ELBO in bits minus the PNG code length (Serrà et al. 2020).
+* ``pca``: squared reconstruction error of a 16-component PCA; ``iforest``: scikit-learn's
+  IsolationForest. Both on pixels in [0, 1].
+
+``bench/NOTES.md`` logs the design choices and the measured figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+
+__all__ = ["run_auroc_benchmark", "add_arguments", "run", "METHODS", "format_table"]
+
+# method name -> (column label, description)
+METHODS: dict[str, tuple[str, str]] = {
+    "seed003": ("seed003", "seed 003 ConvVAE, its loss as written; squared reconstruction error"),
+    "best_mse": ("best mse", "DigitVAE; squared reconstruction error (decoded mean of q(z|x))"),
+    "best_recon_prob": ("best rp", "DigitVAE; -reconstruction probability (An & Cho 2015)"),
+    "best_neg_elbo": ("best -elbo", "DigitVAE; negative ELBO"),
+    "best_elbo_png": ("best -elbo-png", "DigitVAE; -ELBO in bits minus PNG bits (Serra et al. 2020)"),
+    "pca": ("pca16", "PCA with 16 components; squared reconstruction error"),
+    "iforest": ("iforest", "IsolationForest (200 trees); its anomaly score"),
+}
+_BEST = ("best_mse", "best_recon_prob", "best_neg_elbo", "best_elbo_png")
+
+# Training budgets. The bundled data has 3,600 training digits per split (9 x 400); full MNIST has
+# ~54,000. Training is capped by optimiser steps so that full MNIST costs about the same time.
+BEST_CONFIG = dict(latent_dim=2, channels=(32, 64), hidden_dim=256, beta=1.0)
+BEST_BATCH, BEST_LR, BEST_STEPS = 128, 1e-3, 870  # 870 steps = 30 epochs of 3,600 digits
+SEED003_BATCH, SEED003_LR, SEED003_STEPS = 256, 1e-4, 450  # 450 steps = 30 epochs of 3,600
+N_SAMPLES = 16  # z samples for the reconstruction probability and the ELBO
+PCA_COMPONENTS = 16
+FAST_TRAIN = 600  # training digits per split in fast mode
+FAST_EPOCHS = {"best": 2, "seed003": 1}
+
+
+def _epochs_for(n: int, batch: int, steps: int) -> int:
+    """Epochs that give about ``steps`` optimiser steps on ``n`` digits (at least one)."""
+    per_epoch = math.ceil(n / batch)
+    return max(1, round(steps / per_epoch))
+
+
+@contextlib.contextmanager
+def _deterministic():
+    """Deterministic torch kernels for the duration of a run (restored afterwards)."""
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before)
+
+
+def _subsample(n: int, k: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randperm(n, generator=g)[:k].sort().values
+
+
+def _train_best(split, seed: int, epochs: int | None, fast: bool, device, progress: bool):
+    from .best_vae import DigitVAE, binarize
+    from .train import fit, seed_everything
+
+    x = binarize(split.train_images)
+    if epochs is None:
+        epochs = FAST_EPOCHS["best"] if fast else _epochs_for(len(x), BEST_BATCH, BEST_STEPS)
+    seed_everything(seed)
+    model = DigitVAE(**BEST_CONFIG)
+    fit(model, x, epochs=epochs, batch_size=BEST_BATCH, lr=BEST_LR, seed=seed, device=device,
+        progress=progress, desc=f"DigitVAE, digit {split.digit} held out")
+    return model
+
+
+def _score_best(model, split, seed: int, n_samples: int, png_cache: dict) -> dict[str, torch.Tensor]:
+    from .best_vae import binarize, png_bits
+    from .scores import model_reconstruction_error, negative_elbo, reconstruction_probability
+
+    x = binarize(split.test_images)
+    key = id(split.test_images)
+    if key not in png_cache:
+        png_cache[key] = (split.test_images, png_bits(x))
+    bits = png_cache[key][1]
+    nelbo = negative_elbo(model, x, n_samples=n_samples, seed=seed)
+    return {
+        "best_mse": model_reconstruction_error(model, x, kind="mse"),
+        "best_recon_prob": -reconstruction_probability(model, x, n_samples=n_samples, seed=seed),
+        "best_neg_elbo": nelbo,
+        "best_elbo_png": nelbo.double() / math.log(2) - bits,
+    }
+
+
+def _train_seed003(split, seed: int, epochs: int | None, fast: bool, device, progress: bool):
+    from .data import to_conv_input
+    from .models import ConvVAE
+    from .train import fit, seed_everything
+
+    x = to_conv_input(split.train_images)
+    if epochs is None:
+        epochs = FAST_EPOCHS["seed003"] if fast else _epochs_for(len(x), SEED003_BATCH, SEED003_STEPS)
+    seed_everything(seed)
+    model = ConvVAE()
+    fit(model, x, epochs=epochs, batch_size=SEED003_BATCH, lr=SEED003_LR, optimizer="adam", seed=seed,
+        device=device, progress=progress, desc=f"seed-003 ConvVAE, digit {split.digit} held out")
+    return model
+
+
+def _score_seed003(model, split) -> torch.Tensor:
+    from .data import to_conv_input
+    from .scores import model_reconstruction_error
+
+    return model_reconstruction_error(model, to_conv_input(split.test_images), kind="mse")
+
+
+def _flat01(images: torch.Tensor) -> np.ndarray:
+    return images.reshape(len(images), -1).numpy().astype(np.float32) / 255.0
+
+
+def _pca(split, seed: int):
+    from sklearn.decomposition import PCA
+
+    t0 = time.perf_counter()
+    pca = PCA(n_components=PCA_COMPONENTS, random_state=seed).fit(_flat01(split.train_images))
+    seconds = time.perf_counter() - t0
+    x = _flat01(split.test_images)
+    recon = pca.inverse_transform(pca.transform(x))
+    return torch.from_numpy(((x - recon) ** 2).mean(1).astype(np.float64)), seconds
+
+
+def _iforest(split, seed: int):
+    from sklearn.ensemble import IsolationForest
+
+    t0 = time.perf_counter()
+    forest = IsolationForest(n_estimators=200, random_state=seed, n_jobs=1).fit(_flat01(split.train_images))
+    seconds = time.perf_counter() - t0
+    # score_samples is higher for normal points: negate so that higher = more anomalous
+    return torch.from_numpy(-forest.score_samples(_flat01(split.test_images)).astype(np.float64)), seconds
+
+
+def _check_digits(digits) -> list[int]:
+    out = []
+    for d in digits:
+        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or not 0 <= int(d) <= 9:
+            raise ValueError(f"digits must be ints 0..9, got {d!r}")
+        out.append(int(d))
+    if not out:
+        raise ValueError("digits must name at least one digit 0..9")
+    if len(set(out)) != len(out):
+        raise ValueError(f"digits must not repeat, got {out}")
+    return out
+
+
+def _check_seeds(seeds) -> list[int]:
+    out = []
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or int(s) < 0:
+            raise ValueError(f"seeds must be non-negative ints, got {s!r}")
+        out.append(int(s))
+    if not out:
+        raise ValueError("seeds must hold at least one seed")
+    return out
+
+
+def run_auroc_benchmark(
+    digits: Iterable[int] = range(10),
+    seeds: Sequence[int] = (0,),
+    epochs: int | None = None,
+    fast: bool = False,
+    device: str | torch.device | None = None,
+    methods: Sequence[str] | None = None,
+    progress: bool = True,
+    *,
+    train_data=None,
+    test_data=None,
+    log: Callable[[str], None] | None = None,
+) -> dict:
+    """Run the leave-one-digit-out benchmark and return its results.
+
+    Args:
+        digits: held-out digits (rows of the table).
+        seeds: every method is trained once per digit and seed; with several seeds the per-digit
+            figures are means over seeds and ``std_auroc`` holds their standard deviations.
+        epochs: epochs of both VAEs (default: a fixed number of optimiser steps, see ``BEST_STEPS``
+            and ``SEED003_STEPS``; fast mode: 2 and 1).
+        fast: few epochs on a subsample of the training digits (also on when ``$AELAB_FAST`` is set).
+        device: torch device (default CUDA when available, else the CPU).
+        methods: names from :data:`METHODS` (default: all).
+        progress: progress bars and one line per digit.
+        train_data, test_data: :class:`~aelab.data.MNISTData` to use instead of ``load_mnist``.
+        log: where the per-digit lines go (default ``print``).
+    Returns:
+        ``{"data_source": str, "methods": {name: {"auroc": [...], "auprc": [...], "mean_auroc":
+        float, "train_seconds": float}}, "digits": [...], "seeds": [...], "std_auroc": {...},
+        "std_mean_auroc": {...}, "mean_auprc": {...}, "score_seconds": {...}, "settings": {...},
+        "total_seconds": float}``. The four ``best_*`` methods share one trained model each time;
+        each reports that training time.
+    """
+    from .data import MNISTData, leave_one_digit_split, load_mnist
+    from .metrics import auprc, auroc
+    from .train import fast_mode, get_device
+
+    digits = _check_digits(list(digits))
+    seeds = _check_seeds(list(seeds))
+    fast = bool(fast) or fast_mode()
+    methods = list(METHODS) if methods is None else list(methods)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise ValueError(f"methods must be names from {list(METHODS)}, got {methods}")
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
+        raise ValueError(f"epochs must be a positive int or None, got {epochs!r}")
+    dev = get_device(device)
+    say = log or print
+    if train_data is None:
+        train_data = load_mnist("train", verbose=progress)
+    if test_data is None:
+        test_data = load_mnist("test", verbose=False, source=train_data.source)
+    for name, d in (("train_data", train_data), ("test_data", test_data)):
+        if not isinstance(d, MNISTData):
+            raise TypeError(f"{name} must be an MNISTData, got {type(d).__name__}")
+
+    per = {m: np.full((len(seeds), len(digits)), np.nan) for m in methods}
+    per_pr = {m: np.full((len(seeds), len(digits)), np.nan) for m in methods}
+    train_s = {m: 0.0 for m in methods}
+    score_s = {m: 0.0 for m in methods}
+    png_cache: dict = {}
+    n_samples = 4 if fast else N_SAMPLES
+    start = time.perf_counter()
+    with _deterministic():
+        for di, digit in enumerate(digits):
+            split = leave_one_digit_split(train_data, digit, test=test_data)
+            if fast and len(split.train_images) > FAST_TRAIN:
+                keep = _subsample(len(split.train_images), FAST_TRAIN, 0)
+                split.train_images, split.train_labels = split.train_images[keep], split.train_labels[keep]
+            if bool((split.train_labels == digit).any()):  # the protocol's one hard rule
+                raise RuntimeError(f"digit {digit} leaked into the training split")
+            y = split.test_labels
+            for si, seed in enumerate(seeds):
+                scores: dict[str, torch.Tensor] = {}
+                if "seed003" in methods:
+                    t0 = time.perf_counter()
+                    model = _train_seed003(split, seed, epochs, fast, dev, False)
+                    t1 = time.perf_counter()
+                    scores["seed003"] = _score_seed003(model, split)
+                    train_s["seed003"] += t1 - t0
+                    score_s["seed003"] += time.perf_counter() - t1
+                wanted = [m for m in _BEST if m in methods]
+                if wanted:
+                    t0 = time.perf_counter()
+                    model = _train_best(split, seed, epochs, fast, dev, False)
+                    t1 = time.perf_counter()
+                    best = _score_best(model, split, seed, n_samples, png_cache)
+                    t2 = time.perf_counter()
+                    for m in wanted:
+                        scores[m] = best[m]
+                        train_s[m] += t1 - t0
+                        score_s[m] += (t2 - t1) / len(wanted)
+                if "pca" in methods:
+                    t0 = time.perf_counter()
+                    scores["pca"], fit_s = _pca(split, seed)
+                    train_s["pca"] += fit_s
+                    score_s["pca"] += time.perf_counter() - t0 - fit_s
+                if "iforest" in methods:
+                    t0 = time.perf_counter()
+                    scores["iforest"], fit_s = _iforest(split, seed)
+                    train_s["iforest"] += fit_s
+                    score_s["iforest"] += time.perf_counter() - t0 - fit_s
+                for m in methods:
+                    s = scores[m]
+                    if not torch.isfinite(s).all():
+                        raise FloatingPointError(f"method {m} gave non-finite scores for digit {digit}")
+                    per[m][si, di] = auroc(y, s)
+                    per_pr[m][si, di] = auprc(y, s)
+                if progress:
+                    cells = " ".join(f"{METHODS[m][0]}={per[m][si, di]:.3f}" for m in methods)
+                    say(f"digit {digit} seed {seed} ({time.perf_counter() - start:.0f} s): {cells}")
+    total = time.perf_counter() - start
+
+    result = {
+        "data_source": train_data.source,
+        "methods": {
+            m: {
+                "auroc": [float(v) for v in per[m].mean(0)],
+                "auprc": [float(v) for v in per_pr[m].mean(0)],
+                "mean_auroc": float(per[m].mean()),
+                "train_seconds": float(train_s[m]),
+            }
+            for m in methods
+        },
+        "digits": digits,
+        "seeds": seeds,
+        "std_auroc": {m: [float(v) for v in per[m].std(0)] for m in methods},
+        "std_mean_auroc": {m: float(per[m].mean(1).std()) for m in methods},
+        "mean_auprc": {m: float(per_pr[m].mean()) for m in methods},
+        "score_seconds": {m: float(score_s[m]) for m in methods},
+        "descriptions": {m: METHODS[m][1] for m in methods},
+        "settings": {
+            "fast": fast,
+            "epochs": epochs,
+            "device": str(dev),
+            "torch_threads": torch.get_num_threads(),
+            "n_train": int(len(train_data)),
+            "n_test": int(len(test_data)),
+            "best_vae": {**{k: list(v) if isinstance(v, tuple) else v for k, v in BEST_CONFIG.items()},
+                         "batch": BEST_BATCH, "lr": BEST_LR, "steps": BEST_STEPS, "n_samples": n_samples},
+            "seed003": {"batch": SEED003_BATCH, "lr": SEED003_LR, "steps": SEED003_STEPS},
+        },
+        "total_seconds": float(total),
+    }
+    return result
+
+
+def format_table(result: dict) -> str:
+    """The per-digit AUROC table (digits as rows, methods as columns, a mean row) as text."""
+    methods = list(result["methods"])
+    digits = result.get("digits", list(range(len(next(iter(result["methods"].values()))["auroc"]))))
+    std = result.get("std_auroc", {})
+    multi = len(result.get("seeds", [0])) > 1
+    labels = [METHODS.get(m, (m,))[0] for m in methods]
+    width = max(13 if multi else 8, *(len(s) for s in labels))
+    lines = [f"AUROC per held-out digit (data: {result['data_source']}, seeds: {result.get('seeds')})"]
+    lines.append("digit " + " ".join(f"{s:>{width}}" for s in labels))
+
+    def cell(value, sd=None):
+        return f"{value:.3f}±{sd:.3f}" if multi and sd is not None else f"{value:.3f}"
+
+    for i, d in enumerate(digits):
+        row = [cell(result["methods"][m]["auroc"][i], std.get(m, [None] * len(digits))[i]) for m in methods]
+        lines.append(f"{d:>5} " + " ".join(f"{c:>{width}}" for c in row))
+    sm = result.get("std_mean_auroc", {})
+    lines.append(" mean " + " ".join(f"{cell(result['methods'][m]['mean_auroc'], sm.get(m)):>{width}}" for m in methods))
+    if "mean_auprc" in result:
+        lines.append("AUPRC" + " " + " ".join(f"{result['mean_auprc'][m]:>{width}.3f}" for m in methods))
+    lines.append("train s " + " ".join(f"{result['methods'][m]['train_seconds']:>{width - 2}.1f}" for m in methods)[2:])
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------- CLI
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="bench", metavar="BENCHMARK")
+    p = sub.add_parser("auroc", help="leave-one-digit-out AUROC of every method",
+                       description="Leave-one-digit-out AUROC/AUPRC of the seed-003 VAE, the course's "
+                       "best VAE, PCA and an IsolationForest.")
+    p.add_argument("--digits", type=int, nargs="+", default=list(range(10)), help="held-out digits (default 0..9)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds; several give mean ± std")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="epochs of both VAEs (default: a fixed number of optimiser steps)")
+    p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    p.add_argument("--fast", action="store_true", help="few epochs on a subsample (also AELAB_FAST=1)")
+    p.add_argument("--methods", nargs="+", choices=list(METHODS), default=None, help="subset of methods")
+    p.add_argument("--json", type=Path, default=None, help="write the results as JSON to this path")
+    p.add_argument("--figure", type=Path, default=None, help="draw per-digit AUROC bars to this image")
+    p.add_argument("--quiet", action="store_true", help="no per-digit progress lines")
+
+
+def run(args: argparse.Namespace) -> int:
+    if getattr(args, "bench", None) != "auroc":
+        print("usage: aelab bench auroc [--digits ...] [--seeds ...] [--json PATH] [--figure PATH]", file=sys.stderr)
+        return 2
+    try:
+        result = run_auroc_benchmark(
+            digits=args.digits, seeds=args.seeds, epochs=args.epochs, fast=args.fast,
+            device=args.device, methods=args.methods, progress=not args.quiet,
+        )
+    except (ValueError, TypeError) as exc:
+        print(f"aelab bench auroc: {exc}", file=sys.stderr)
+        return 2
+    print(format_table(result))
+    print(f"data source: {result['data_source']} ({result['settings']['n_train']:,} train / "
+          f"{result['settings']['n_test']:,} test digits); total {result['total_seconds']:.0f} s")
+    print("training seconds per method (the best_* columns share one model): "
+          + ", ".join(f"{m} {v['train_seconds']:.1f}" for m, v in result["methods"].items()))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    if args.figure is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from .plots import plot_digit_bars
+
+        digits = result["digits"]
+        fig = plot_digit_bars({METHODS[m][0]: v["auroc"] for m, v in result["methods"].items()},
+                              title=f"leave-one-digit-out AUROC ({result['data_source']}, "
+                              f"seeds {result['seeds']})")
+        if digits != list(range(len(digits))):
+            fig.axes[0].set_xticklabels([str(d) for d in digits])
+        args.figure.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(args.figure, dpi=120)
+        print(f"wrote {args.figure}")
+    return 0
