@@ -1,0 +1,127 @@
+"""aelab.train: the training loop learns, is reproducible, clips, and checkpoints."""
+
+import json
+
+import pytest
+import torch
+import torch.nn as nn
+
+import aelab
+
+
+def _low_rank_data(n=512, d=20, rank=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, rank, generator=g) @ torch.randn(rank, d, generator=g)
+
+
+def _mse_loss(model, batch):
+    return ((model(batch)[0] - batch) ** 2).mean()
+
+
+def test_fit_learns_a_low_rank_autoencoder():
+    data = _low_rank_data()
+    model = aelab.DeepAutoEncoder(20, 4)
+    history = aelab.fit(model, data, epochs=60, batch_size=64, lr=1e-2, loss_fn=_mse_loss, progress=False)
+    assert len(history.epoch_loss) == 60 and len(history.step_loss) == 60 * 8
+    assert history.epoch_loss[-1] < 0.02 * history.epoch_loss[0]
+    assert not model.training  # left in eval mode
+
+
+def test_fit_is_reproducible_and_seed_dependent():
+    data = _low_rank_data()
+    runs = []
+    for seed in (0, 0, 1):
+        torch.manual_seed(seed)
+        model = aelab.DeepAutoEncoder(20, 4)
+        h = aelab.fit(model, data, epochs=3, batch_size=32, loss_fn=_mse_loss, seed=seed, progress=False)
+        runs.append((h.step_loss, model.state_dict()))
+    assert runs[0][0] == runs[1][0]
+    assert all(torch.equal(runs[0][1][k], runs[1][1][k]) for k in runs[0][1])
+    assert runs[0][0] != runs[2][0]
+
+
+def test_fit_records_vae_loss_terms():
+    x = torch.rand(64, 784) - 0.5
+    model = aelab.MLPVAE(784, 64, 4)
+    h = aelab.fit(model, x, epochs=2, batch_size=32, grad_clip=1.0, progress=False)
+    assert set(h.extra) == {"loss_recon", "loss_kl"} and len(h.extra["loss_kl"]) == 2
+    for total, recon, kl in zip(h.epoch_loss, h.extra["loss_recon"], h.extra["loss_kl"]):
+        assert total == pytest.approx(recon + kl, rel=1e-5)
+
+
+def test_gradient_clipping_bounds_the_update():
+    data = torch.full((8, 4), 100.0)
+    model = nn.Linear(4, 4)
+    before = model.weight.detach().clone()
+    aelab.fit(model, data, epochs=1, batch_size=8, lr=1.0, optimizer="sgd", grad_clip=0.5,
+              loss_fn=lambda m, b: ((m(b) - b) ** 2).sum(), progress=False)
+    step = torch.cat([(model.weight - before).flatten()])
+    assert float(step.norm()) <= 0.5 + 1e-5
+
+
+def test_fit_stops_on_a_non_finite_loss():
+    model = nn.Linear(2, 2)
+    with pytest.raises(FloatingPointError, match="loss"):
+        aelab.fit(model, torch.ones(4, 2), epochs=1, loss_fn=lambda m, b: m(b).sum() * float("inf"), progress=False)
+
+
+def test_fit_or_load_trains_once(tmp_path):
+    data = _low_rank_data(n=64)
+    calls = []
+
+    def train(model):
+        def run():
+            calls.append(1)
+            return aelab.fit(model, data, epochs=2, loss_fn=_mse_loss, progress=False)
+        return run
+
+    first = aelab.DeepAutoEncoder(20, 4)
+    path = tmp_path / "ae.pt"
+    h1 = aelab.fit_or_load(first, path, train(first))
+    second = aelab.DeepAutoEncoder(20, 4)
+    h2 = aelab.fit_or_load(second, path, train(second))
+    assert calls == [1]
+    assert h2.epoch_loss == h1.epoch_loss
+    assert all(torch.equal(first.state_dict()[k], second.state_dict()[k]) for k in first.state_dict())
+    assert json.loads(path.with_suffix(".json").read_text())["epoch_loss"] == h1.epoch_loss
+    aelab.fit_or_load(second, path, train(second), retrain=True)
+    assert calls == [1, 1]
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, words",
+    [
+        (dict(epochs=0), ValueError, "epochs"),
+        (dict(epochs=1.5), TypeError, "epochs"),
+        (dict(epochs=1, batch_size=0), ValueError, "batch_size"),
+        (dict(epochs=1, optimizer="lbfgs"), ValueError, "optimizer"),
+        (dict(epochs=1, lr=-1), ValueError, "lr"),
+        (dict(epochs=1, data=torch.ones(4, 2, dtype=torch.long)), TypeError, "data"),
+        (dict(epochs=1, data=torch.tensor([[1.0, float("nan")]])), ValueError, "data.*NaN"),
+    ],
+)
+def test_fit_bad_arguments(kwargs, exc, words):
+    data = kwargs.pop("data", torch.ones(4, 2))
+    with pytest.raises(exc, match=words):
+        aelab.fit(nn.Linear(2, 2), data, progress=False, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "env, expected",
+    [({}, False), ({"AELAB_FAST": "1"}, True), ({"AELAB_FAST": "0", "NBGRADER_EXECUTION": "autograde"}, False),
+     ({"NBGRADER_EXECUTION": "autograde"}, True), ({"NBGRADER_EXECUTION": "validate"}, True)],
+)
+def test_fast_mode(monkeypatch, env, expected):
+    monkeypatch.delenv("AELAB_FAST", raising=False)
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert aelab.fast_mode() is expected
+
+
+def test_device_choice():
+    assert aelab.get_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        assert aelab.get_device() == torch.device("cpu")
+        with pytest.raises(ValueError, match="CUDA"):
+            aelab.get_device("cuda")
