@@ -32,3 +32,5 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.Execute.timeout = int(os.environ.get("AELAB_CELL_TIMEOUT", "120"))
 c.Execute.interrupt_on_timeout = True
 c.Execute.allow_errors = True
+# A deleted test cell is put back (and graded) instead of silently losing its points.
+c.OverwriteCells.add_missing_cells = True
