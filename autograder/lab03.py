@@ -278,7 +278,7 @@ def _compare_flags(fn, model, x, th, label: str) -> None:
     want_losses = ref.reconstruction_loss(model, x).double().numpy()
     want = want_losses > th
     got = _flags(fn, model, x, th)
-    clear = np.abs(want_losses - th) > 1e-3 * abs(th)  # never grade a near-tie here (see check_ties)
+    clear = np.abs(want_losses - th) > 1e-4 * abs(th)  # never grade a near-tie here (see check_ties)
     wrong = (got != want) & clear
     if wrong.any():
         n_wrong = int(wrong.sum())

@@ -1,0 +1,215 @@
+"""Checks of lab 04 (leave one digit out, AUROC): ``anomaly_scores`` and ``auroc_per_digit``.
+
+The specification is the task text of ``source/04_leave_one_digit_auroc``:
+
+- ``anomaly_scores(model, x)``: for a ConvVAE in eval mode and images x (N, 1, 28, 28), the mean
+  squared error over the pixels between x and its reconstruction, shape (N,), higher = more
+  anomalous. The reconstruction may decode the mean of q(z|x) or a sample (``model(x)[0]``): the
+  grading model's posterior is a near point mass (``make_reference.sharpen_convvae``).
+- ``auroc_per_digit(scores, digits, held_out)``: a dict ``{k: AUROC}`` with one entry for every
+  digit k != held_out present in ``digits``: the area under the ROC curve of ``scores`` for telling
+  the images of ``held_out`` (positive class) from the images of k; ties count one half (as
+  ``sklearn.metrics.roc_auc_score``).
+
+The checks use the fixed model ``data/lab04_convvae.pt`` and images ``data/lab04_data.pt`` built by
+``make_reference.make_lab04``, and synthetic scores; none of them trains anything.
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+
+import numpy as np
+import torch
+
+from . import reference as ref
+from ._common import DATA, as_floats, as_scalar, call, close, fail
+from .core import grader as core_grader
+
+RTOL = 1e-4
+ATOL = 1e-6
+
+
+def grader(exercise: str):
+    """``core.grader``, with the check run on one CPU thread (small inputs; see lab03.grader)."""
+
+    def decorate(func):
+        @functools.wraps(func)
+        def run(fn):
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                return func(fn)
+            finally:
+                torch.set_num_threads(threads)
+
+        return core_grader(exercise)(run)
+
+    return decorate
+
+
+def _model():
+    import aelab
+
+    model = aelab.ConvVAE(latent_dim=100)
+    model.load_state_dict(torch.load(DATA / "lab04_convvae.pt", map_location="cpu", weights_only=True))
+    return model.eval()
+
+
+def _images(n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    import aelab
+
+    data = torch.load(DATA / "lab04_data.pt", map_location="cpu", weights_only=True)
+    images, digits = data["images"], data["digits"]
+    if n is not None:
+        images, digits = images[:n], digits[:n]
+    return aelab.to_conv_input(images), digits
+
+
+# ------------------------------------------------------------------------------ anomaly_scores
+def _scores(fn, model, x) -> np.ndarray:
+    what = f"for x of shape {tuple(x.shape)}"
+    result = call(fn, model, x.clone(), name="anomaly_scores", what=what)
+    return as_floats(result, x.shape[0], f"anomaly_scores {what}")
+
+
+def _diagnose(got: np.ndarray, want: np.ndarray, model, x) -> str:
+    with torch.no_grad():
+        x_hat = model.decode(model.encode_params(x)[0]).double()
+    diff = (x.double() - x_hat).reshape(len(x), -1)
+    if close(got, want * 784, rtol=RTOL, atol=1e-3):
+        return " Your scores look like sums over the pixels; the task asks for the mean."
+    if close(got, -want, rtol=RTOL, atol=ATOL):
+        return " Your scores have the wrong sign: higher must mean more anomalous."
+    if close(got, diff.abs().mean(1).numpy(), rtol=RTOL, atol=ATOL):
+        return " Your scores look like mean absolute errors; the task asks for the mean squared error."
+    if close(got, np.sqrt(want), rtol=RTOL, atol=ATOL):
+        return " Your scores look like the root of the mean squared error; do not take a square root."
+    if close(got, diff.mean(1).numpy(), rtol=RTOL, atol=ATOL):
+        return " Your scores look like mean signed differences; square the differences first."
+    return " Check the error (squared difference between x and the reconstruction) and its mean over the pixels."
+
+
+@grader("anomaly_scores")
+def check_shape(fn):
+    """anomaly_scores returns one score per image, shape (N,)."""
+    model = _model()
+    x, _ = _images(8)
+    for n in (8, 1):
+        _scores(fn, model, x[:n])
+
+
+@grader("anomaly_scores")
+def check_values(fn):
+    """anomaly_scores matches the reference (mean squared error per image) on a fixed model."""
+    model = _model()
+    x, _ = _images(48)
+    got = _scores(fn, model, x)
+    want = ref.anomaly_scores(model, x).double().numpy()
+    if not close(got, want, rtol=RTOL, atol=ATOL):
+        fail(
+            f"anomaly_scores gives wrong values for {len(x)} test images (largest relative difference "
+            f"from the expected scores: {np.max(np.abs(got - want) / np.abs(want)):.3g})."
+            + _diagnose(got, want, model, x)
+        )
+
+
+@grader("anomaly_scores")
+def check_batch_independent(fn):
+    """anomaly_scores of an image does not depend on the other images of the batch."""
+    model = _model()
+    x, _ = _images(64)
+    together = _scores(fn, model, x[48:64])
+    alone = np.concatenate([_scores(fn, model, x[i : i + 1]) for i in range(48, 52)])
+    swapped = _scores(fn, model, torch.cat([x[48:52], x[:12]]))[:4]
+    if not (close(alone, together[:4], rtol=RTOL, atol=ATOL) and close(swapped, together[:4], rtol=RTOL, atol=ATOL)):
+        fail(
+            "anomaly_scores gives an image a different score depending on the other images in the "
+            "batch. Score each image on its own (keep the model in eval mode, do not normalise the "
+            "scores by the batch, reduce over the pixels only)."
+        )
+
+
+# ----------------------------------------------------------------------------- auroc_per_digit
+def _auroc_case(seed: int, held_out: int, present: list[int], n_per_digit: int = 12, *, decimals: int | None = None):
+    """Synthetic scores: the held-out digit scores higher on average, by a different margin per digit."""
+    gen = torch.Generator().manual_seed(seed)
+    digits = torch.tensor([d for d in present for _ in range(n_per_digit)], dtype=torch.int64)
+    digits = digits[torch.randperm(len(digits), generator=gen)]
+    shift = torch.where(digits == held_out, torch.tensor(1.0), 0.15 * (digits.double() % 5).float())
+    scores = (shift + torch.randn(len(digits), generator=gen)).to(torch.float32)
+    if decimals is not None:
+        scores = torch.round(scores * 10**decimals) / 10**decimals
+    return scores, digits
+
+
+def _aurocs(fn, scores, digits, held_out) -> dict[int, float]:
+    label = f"auroc_per_digit(scores, digits, held_out={held_out})"
+    result = call(fn, scores.clone(), digits.clone(), held_out, name="auroc_per_digit",
+                  what=f"for {len(scores)} scores")
+    if not isinstance(result, dict):
+        fail(f"{label} returned {type(result).__name__}; it must return a dict {{digit: AUROC}}")
+    out = {}
+    for key, value in result.items():
+        if isinstance(key, torch.Tensor) and key.numel() == 1:
+            key = key.item()
+        if isinstance(key, bool) or not isinstance(key, numbers.Integral):
+            fail(f"{label} returned the key {key!r}; the keys must be the digits as ints")
+        out[int(key)] = as_scalar(value, f"{label}[{int(key)}]")
+    return out
+
+
+def _compare_aurocs(fn, scores, digits, held_out, what: str) -> None:
+    got = _aurocs(fn, scores, digits, held_out)
+    want = ref.auroc_per_digit(scores, digits, held_out)
+    if set(got) != set(want):
+        missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
+        fail(
+            f"auroc_per_digit(..., held_out={held_out}) returned the keys {sorted(got)} for {what}"
+            + (f"; missing {missing}" if missing else "") + (f"; unexpected {extra}" if extra else "")
+            + ". There is one entry for every digit present in digits except the held-out one."
+        )
+    wrong = [k for k in want if abs(got[k] - want[k]) > 1e-6]
+    if wrong:
+        hint = ""
+        if all(abs(got[k] - (1 - want[k])) <= 1e-6 for k in wrong):
+            hint = " The values look like 1 - AUROC: the held-out digit is the positive class (label 1)."
+        elif len({round(got[k], 9) for k in got}) == 1 and len({round(v, 9) for v in want.values()}) > 1:
+            hint = (" Every digit got the same value: each entry compares the held-out digit with that "
+                    "one digit only.")
+        fail(
+            f"auroc_per_digit(..., held_out={held_out}) gives wrong values for the digits {wrong} on {what}."
+            + (hint or " Use the continuous scores (not thresholded 0/1 predictions), label 1 for the "
+               "held-out digit, and only the images of the two digits compared.")
+        )
+
+
+@grader("auroc_per_digit")
+def check_keys(fn):
+    """auroc_per_digit has one entry per digit present other than the held-out one (also held_out=0)."""
+    for seed, held_out, present in ((1, 0, list(range(10))), (2, 7, [2, 3, 7, 9])):
+        scores, digits = _auroc_case(seed, held_out, present)
+        got = _aurocs(fn, scores, digits, held_out)
+        want = set(present) - {held_out}
+        if set(got) != want:
+            fail(
+                f"auroc_per_digit(..., held_out={held_out}) on images of the digits {present} returned the "
+                f"keys {sorted(got)}; expected one entry for every digit present except the held-out one."
+            )
+
+
+@grader("auroc_per_digit")
+def check_values(fn):
+    """auroc_per_digit matches the reference on continuous scores."""
+    scores, digits = _auroc_case(3, 4, list(range(10)), n_per_digit=15)
+    _compare_aurocs(fn, scores, digits, 4, "150 continuous scores")
+    scores, digits = _auroc_case(4, 0, [0, 5, 6], n_per_digit=9)
+    _compare_aurocs(fn, scores, digits, 0, "27 continuous scores")
+
+
+@grader("auroc_per_digit")
+def check_ties(fn):
+    """auroc_per_digit counts tied scores of the held-out digit and another digit as one half."""
+    scores, digits = _auroc_case(5, 2, [1, 2, 3, 8], n_per_digit=20, decimals=0)
+    _compare_aurocs(fn, scores, digits, 2, "scores with many ties")
