@@ -1,0 +1,343 @@
+"""The lab 04 checks are fair: the reference passes, known mistakes lose points, other right answers don't."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import autograder
+from autograder import lab04
+from autograder import reference as ref
+
+CHECKS = autograder.all_checks("lab04")
+EXERCISES = ("anomaly_scores", "auroc_per_digit")
+
+
+def ids(exercise: str) -> list[str]:
+    return [cid for cid, c in CHECKS.items() if c.exercise == exercise]
+
+
+def failures(exercise: str, fn) -> list[str]:
+    failed = []
+    for cid in ids(exercise):
+        try:
+            autograder.check(cid, fn)
+        except AssertionError:
+            failed.append(cid)
+    return failed
+
+
+def test_every_exercise_has_checks():
+    for exercise in EXERCISES:
+        assert 3 <= len(ids(exercise)) <= 4, exercise
+
+
+# ============================================================ right answers, written differently
+def as_forward(model, x):
+    """The forward pass (a sampled z), F.mse_loss without reduction, no torch.no_grad."""
+    x_hat, _, _ = model(x)
+    return F.mse_loss(x_hat, x, reduction="none").mean(dim=(1, 2, 3))
+
+
+def as_layers(model, x):
+    """The layers by hand: encoder -> fc_mu -> decoder, in torch.no_grad."""
+    with torch.no_grad():
+        x_hat = model.decoder(model.fc_mu(model.encoder(x)))
+    return ((x_hat - x) ** 2).flatten(1).mean(1)
+
+
+def as_numpy_loop(model, x):
+    """One image at a time, numpy, a list of floats."""
+    out = []
+    with torch.no_grad():
+        for xi in x:
+            mu, _ = model.encode_params(xi[None])
+            out.append(float(np.mean((model.decode(mu)[0].numpy() - xi.numpy()) ** 2)))
+    return np.array(out)
+
+
+def as_aelab(model, x):
+    import aelab
+
+    return aelab.model_reconstruction_error(model, x, kind="mse")
+
+
+def au_sklearn_loop(scores, digits, held_out):
+    from sklearn.metrics import roc_auc_score
+
+    out = {}
+    for k in torch.unique(digits).tolist():
+        if k == held_out:
+            continue
+        sel = (digits == held_out) | (digits == k)
+        out[k] = roc_auc_score((digits[sel] == held_out).numpy(), scores[sel].numpy())
+    return out
+
+
+def au_mann_whitney(scores, digits, held_out):
+    """Pairwise comparisons, ties one half; torch values as 0-d tensors, numpy int keys."""
+    pos = scores[digits == held_out]
+    out = {}
+    for k in np.unique(digits.numpy()):
+        if k == held_out:
+            continue
+        neg = scores[digits == k]
+        diff = pos[:, None] - neg[None, :]
+        out[k] = (diff > 0).double().mean() + 0.5 * (diff == 0).double().mean()
+    return out
+
+
+def au_ranks(scores, digits, held_out):
+    """The rank-sum (Mann-Whitney U) formula with average ranks, scipy."""
+    from scipy.stats import rankdata
+
+    s, d = scores.numpy().astype(np.float64), digits.numpy()
+    out = {}
+    for k in sorted(set(d.tolist()) - {held_out}):
+        sel = (d == held_out) | (d == k)
+        r = rankdata(s[sel])
+        is_pos = d[sel] == held_out
+        n1, n0 = is_pos.sum(), (~is_pos).sum()
+        out[int(k)] = float((r[is_pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+    return out
+
+
+def au_aelab(scores, digits, held_out):
+    import aelab
+
+    return {int(k): aelab.auroc((digits[(digits == held_out) | (digits == k)] == held_out).long(),
+                                scores[(digits == held_out) | (digits == k)])
+            for k in set(digits.tolist()) if k != held_out}
+
+
+RIGHT = {
+    "anomaly_scores": [ref.anomaly_scores, as_forward, as_layers, as_numpy_loop, as_aelab],
+    "auroc_per_digit": [ref.auroc_per_digit, au_sklearn_loop, au_mann_whitney, au_ranks, au_aelab],
+}
+
+
+@pytest.mark.parametrize(
+    "exercise,fn",
+    [(ex, fn) for ex, fns in RIGHT.items() for fn in fns],
+    ids=lambda v: v if isinstance(v, str) else v.__name__,
+)
+def test_right_answers_pass_every_check(exercise, fn):
+    assert failures(exercise, fn) == []
+
+
+# ============================================================================== wrong answers
+def as_seed_scalar(model, x):
+    """The seed's F.mse_loss(x, x_hat): one number for the whole batch."""
+    return F.mse_loss(x, model(x)[0])
+
+
+def as_sum(model, x):
+    return ((model(x)[0] - x) ** 2).flatten(1).sum(1)
+
+
+def as_batch_axis(model, x):
+    """Mean over the batch instead of over the pixels."""
+    return ((model(x)[0] - x) ** 2).mean(0)
+
+
+def as_l1(model, x):
+    return (model(x)[0] - x).abs().flatten(1).mean(1)
+
+
+def as_negated(model, x):
+    """A log-likelihood-like value: higher = more normal."""
+    return -((model(x)[0] - x) ** 2).flatten(1).mean(1)
+
+
+def as_train_mode(model, x):
+    """model.train() before scoring: BatchNorm uses the batch's statistics (and updates its buffers)."""
+    model.train()
+    return ((model(x)[0] - x) ** 2).flatten(1).mean(1)
+
+
+def as_batch_normalised(model, x):
+    """Min-max normalised by the batch's own scores."""
+    e = ((model(x)[0] - x) ** 2).flatten(1).mean(1)
+    return (e - e.min()) / (e.max() - e.min() + 1e-12)
+
+
+def as_signed(model, x):
+    return (x - model(x)[0]).flatten(1).mean(1)
+
+
+def au_thresholded(scores, digits, held_out):
+    """The seed's pitfall: AUROC of 0/1 predictions (score above the median)."""
+    from sklearn.metrics import roc_auc_score
+
+    pred = (scores > scores.median()).numpy()
+    return {k: roc_auc_score((digits[(digits == held_out) | (digits == k)] == held_out).numpy(),
+                             pred[((digits == held_out) | (digits == k)).numpy()])
+            for k in set(digits.tolist()) - {held_out}}
+
+
+def au_inverted_labels(scores, digits, held_out):
+    from sklearn.metrics import roc_auc_score
+
+    return {k: roc_auc_score((digits[(digits == held_out) | (digits == k)] != held_out).numpy(),
+                             scores[(digits == held_out) | (digits == k)].numpy())
+            for k in set(digits.tolist()) - {held_out}}
+
+
+def au_all_normals(scores, digits, held_out):
+    """Every entry is the overall AUROC (held-out digit against all other digits)."""
+    from sklearn.metrics import roc_auc_score
+
+    overall = roc_auc_score((digits == held_out).numpy(), scores.numpy())
+    return {k: overall for k in set(digits.tolist()) - {held_out}}
+
+
+def au_strict(scores, digits, held_out):
+    """P(anomaly scores higher), ties counted as 0."""
+    pos = scores[digits == held_out]
+    return {k: float((pos[:, None] > scores[digits == k][None, :]).double().mean())
+            for k in set(digits.tolist()) - {held_out}}
+
+
+def au_includes_held_out(scores, digits, held_out):
+    out = au_sklearn_loop(scores, digits, held_out)
+    out[held_out] = 0.5
+    return out
+
+
+def au_all_ten(scores, digits, held_out):
+    """Assumes every digit 0..9 is present."""
+    out = {}
+    for k in range(10):
+        if k != held_out:
+            sel = (digits == held_out) | (digits == k)
+            out[k] = au_sklearn_loop(scores[sel], digits[sel], held_out).get(k, 0.5)
+    return out
+
+
+def au_string_keys(scores, digits, held_out):
+    return {str(k): v for k, v in au_sklearn_loop(scores, digits, held_out).items()}
+
+
+def au_accuracy(scores, digits, held_out):
+    """Accuracy at the midpoint between the two classes' mean scores, not an AUROC."""
+    out = {}
+    for k in set(digits.tolist()) - {held_out}:
+        sel = (digits == held_out) | (digits == k)
+        s, y = scores[sel], (digits[sel] == held_out)
+        th = (s[y].mean() + s[~y].mean()) / 2
+        out[k] = float(((s > th) == y).double().mean())
+    return out
+
+
+WRONG = {
+    "anomaly_scores": [
+        (as_seed_scalar, {"shape"}),
+        (as_sum, {"values"}),
+        (as_batch_axis, {"shape"}),
+        (as_l1, {"values"}),
+        (as_negated, {"values"}),
+        (as_train_mode, {"values", "batch_independent"}),
+        (as_batch_normalised, {"values", "batch_independent"}),
+        (as_signed, {"values"}),
+    ],
+    "auroc_per_digit": [
+        (au_thresholded, {"values"}),
+        (au_inverted_labels, {"values"}),
+        (au_all_normals, {"values"}),
+        (au_strict, {"ties"}),
+        (au_includes_held_out, {"keys"}),
+        (au_all_ten, {"keys"}),
+        (au_string_keys, {"keys"}),
+        (au_accuracy, {"values"}),
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    "exercise,fn,must_fail",
+    [(ex, fn, must) for ex, cases in WRONG.items() for fn, must in cases],
+    ids=lambda v: v.__name__ if callable(v) else (v if isinstance(v, str) else "-".join(sorted(v))),
+)
+def test_wrong_answers_lose_points(exercise, fn, must_fail):
+    failed = {cid.rsplit(".", 1)[-1] for cid in failures(exercise, fn)}
+    assert failed & must_fail, f"{fn.__name__} failed only {sorted(failed)}; expected one of {sorted(must_fail)}"
+
+
+def test_catalogue_table():
+    """Print which checks each wrong answer fails (run with -s to read it)."""
+    for exercise, cases in WRONG.items():
+        for fn, _ in cases:
+            failed = [cid.rsplit(".", 1)[-1] for cid in failures(exercise, fn)]
+            print(f"{exercise:16s} {fn.__name__:22s} fails {failed}")
+
+
+# ================================================================================ messages
+def _message(cid, fn) -> str:
+    with pytest.raises(AssertionError) as info:
+        autograder.check(cid, fn)
+    return str(info.value)
+
+
+def test_not_implemented_is_reported():
+    def stub(*args, **kwargs):
+        raise NotImplementedError()
+
+    for cid in CHECKS:
+        assert "not implemented" in _message(cid, stub)
+
+
+def test_messages_name_the_mistake():
+    assert "sums over the pixels" in _message("lab04.anomaly_scores.values", as_sum)
+    assert "wrong sign" in _message("lab04.anomaly_scores.values", as_negated)
+    assert "absolute" in _message("lab04.anomaly_scores.values", as_l1)
+    assert "in place" in _message("lab04.anomaly_scores.values", as_train_mode)
+    assert "1 - AUROC" in _message("lab04.auroc_per_digit.values", au_inverted_labels)
+    assert "same value" in _message("lab04.auroc_per_digit.values", au_all_normals)
+    assert "thresholded" in _message("lab04.auroc_per_digit.values", au_thresholded)
+
+
+# ============================================================================ quiet and fast
+def test_checks_are_quiet_and_fast():
+    import time
+
+    for cid, c in CHECKS.items():
+        err, out = io.StringIO(), io.StringIO()
+        start = time.perf_counter()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+            autograder.check(cid, getattr(ref, c.exercise))
+        assert time.perf_counter() - start < 2.0, cid
+        assert err.getvalue() == "" and out.getvalue() == "", cid
+
+
+# ============================================================== the grading instances themselves
+def test_posterior_is_sharp_so_sampling_does_not_matter():
+    model = lab04._model()
+    x, _ = lab04._images(16)
+    with torch.no_grad():
+        _, log_var = model.encode_params(x)
+        assert float(log_var.max()) <= -59
+        assert torch.allclose(ref.anomaly_scores(model, x), as_forward(model, x), rtol=1e-6, atol=1e-7)
+
+
+def test_scores_differ_between_images():
+    """The values check is not vacuous: the grading model's scores vary between images."""
+    model = lab04._model()
+    x, _ = lab04._images(48)
+    s = ref.anomaly_scores(model, x)
+    assert float(s.std() / s.mean()) > 1e-3
+
+
+def test_auroc_cases_have_informative_values():
+    for seed, held_out, present, decimals in ((3, 4, list(range(10)), None), (5, 2, [1, 2, 3, 8], 0)):
+        scores, digits = lab04._auroc_case(seed, held_out, present, n_per_digit=15 if decimals is None else 20,
+                                           decimals=decimals)
+        values = ref.auroc_per_digit(scores, digits, held_out)
+        assert all(abs(v - 0.5) > 0.05 for v in values.values())
+        assert len({round(v, 6) for v in values.values()}) > 1
+    scores, digits = lab04._auroc_case(5, 2, [1, 2, 3, 8], n_per_digit=20, decimals=0)
+    assert au_strict(scores, digits, 2) != pytest.approx(ref.auroc_per_digit(scores, digits, 2))
