@@ -42,6 +42,7 @@ CHECK_CALL = re.compile(r"""autograder\.check\(\s*["']([\w.]+)["']""")
 # release never mentions the autograder, so a submission that does is zeroed and flagged for review.
 TAMPERING = re.compile(
     r"\bautograder\b|\bsys\.modules\b|\bimportlib\b|\b__builtins__\b|\bbuiltins\b"
+    r"|\b__import__\b|(?<![.\w])exec\s*\(|(?<![.\w])eval\s*\("
     r"|\b(?:torch|np|numpy|F|nn|sklearn)(?:\.\w+)+\s*=(?!=)|\bsetattr\(\s*(?:torch|np|numpy|F|nn)\b"
 )
 
