@@ -71,6 +71,9 @@ def generate_release(root: Path, assignments=None) -> dict[Path, str]:
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
 
+    from ._env import tools_on_path
+
+    tools_on_path()
     names = [a for a, _ in source_notebooks(root, assignments)]
     names = list(dict.fromkeys(names))
     out: dict[Path, str] = {}
@@ -123,6 +126,9 @@ def execute_notebook(path: Path, *, timeout: int = 600, env: dict | None = None)
     """
     from nbclient import NotebookClient
 
+    from ._env import tools_on_path
+
+    tools_on_path()
     nb = nbformat.read(path, as_version=4)
     with tempfile.TemporaryDirectory(prefix="aelab-exec-") as tmp:
         tmp = Path(tmp)

@@ -34,7 +34,6 @@ from pathlib import Path
 from string import Template
 
 DEFAULT_ENV = Path("/opt/aelab-class-venv")
-DEFAULT_BASE_PYTHON = "/usr/bin/python3.11"
 HUB_VERSION = "6.1.1"  # also pyproject.toml's [project.optional-dependencies] class
 PROXY_VERSION = "5.3.0"  # configurable-http-proxy, from the npm registry
 
@@ -98,11 +97,43 @@ def _hub_pin() -> str:
     return HUB_VERSION
 
 
-def build_shared_env(prefix: Path = DEFAULT_ENV, *, base_python: str = DEFAULT_BASE_PYTHON,
+def _portable_base_python(prefix: Path, log=print) -> str:
+    """This environment's own base interpreter, where every user can run it.
+
+    The base interpreter must be the very one the main environment was built with: another 3.11
+    (Debian's 3.11.2) runs most of it but not all (its ``re`` rejects the possessive patterns of
+    soupsieve, so nbgrader's feedback fails). When it lives under a private folder (pyenv under
+    /root), its prefix (stdlib, ~160 MB, without site-packages) is copied into ``prefix/base-python``
+    and the executable's RUNPATH, which names the old libpython folder, becomes ``$ORIGIN/../lib``
+    (rewritten in place: the new string is shorter, padded with NULs)."""
+    base_prefix = Path(sys.base_prefix)
+    exe = Path(sys._base_executable).resolve()  # noqa: SLF001 - the venv's base interpreter
+    if _world_readable(exe) is None and _world_readable(base_prefix / "lib") is None:
+        return str(exe)
+    target = prefix / "base-python"
+    log(f"copying the base interpreter {base_prefix} to {target} (it is not readable by other users)")
+    site = base_prefix / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    shutil.copytree(base_prefix, target, symlinks=True,
+                    ignore=lambda d, names: [n for n in names if Path(d, n) == site
+                                             or (n == "test" and Path(d) == site.parent)])
+    (target / site.relative_to(base_prefix)).mkdir(exist_ok=True)
+    new_exe = target / exe.relative_to(base_prefix)
+    data = new_exe.read_bytes()
+    old = str(base_prefix / "lib").encode() + b"\0"
+    if data.count(old) == 1:
+        repl = b"$ORIGIN/../lib"
+        new_exe.write_bytes(data.replace(old, repl + b"\0" * (len(old) - len(repl))))
+    elif data.count(old) > 1:
+        raise ClassError(f"cannot relocate {exe}: its library path appears more than once")
+    return str(new_exe)
+
+
+def build_shared_env(prefix: Path = DEFAULT_ENV, *, base_python: str | None = None,
                      hub: bool = True, proxy: bool = True, log=print) -> Path:
     """An environment every local user can run, layered on this (private-interpreter) one.
 
-    A virtual environment made with the system's ``python3.11`` (world-executable) whose
+    A virtual environment made with this environment's base interpreter (made runnable by every
+    user, see ``_portable_base_python``) whose
     site-packages holds one ``.pth`` line: ``site.addsitedir(<this environment's site-packages>)``,
     so torch, nbgrader and the editable ``aelab``/``autograder`` are shared, not copied (seconds,
     no 5 GB install). Console scripts are re-written with the new interpreter, the Jupyter data
@@ -118,10 +149,8 @@ def build_shared_env(prefix: Path = DEFAULT_ENV, *, base_python: str = DEFAULT_B
         raise ClassError(
             f"{site_dir} is not readable by other users ({blocked} blocks them): install the course "
             "into an environment under a world-readable folder (e.g. /opt or /srv) and run this again")
-    if not os.access(base_python, os.X_OK):
-        raise ClassError(f"{base_python} not found: the shared environment needs a system Python 3.11")
     hub_version = _hub_pin()
-    stamp = {"site": str(site_dir), "base_python": base_python, "hub": hub_version if hub else None,
+    stamp = {"site": str(site_dir), "base_python": base_python or f"auto:{sys.version}", "hub": hub_version if hub else None,
              "proxy": PROXY_VERSION if proxy else None, "main_prefix": str(main_prefix)}
     prefix.parent.mkdir(parents=True, exist_ok=True)
     with open(prefix.parent / f".{prefix.name}.lock", "w") as lock:
@@ -133,6 +162,8 @@ def build_shared_env(prefix: Path = DEFAULT_ENV, *, base_python: str = DEFAULT_B
         t0 = time.perf_counter()
         if prefix.exists():
             shutil.rmtree(prefix)
+        prefix.mkdir()
+        base_python = base_python or _portable_base_python(prefix, log=log)
         subprocess.run([base_python, "-m", "venv", "--without-pip", str(prefix)], check=True)
         py = prefix / "bin" / "python"
         purelib = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
@@ -517,7 +548,8 @@ def add_arguments(parser) -> None:
     sub = parser.add_subparsers(dest="class_command", metavar="STEP")
     p = sub.add_parser("env", help="build an environment every local user can run (root)")
     p.add_argument("--prefix", type=Path, default=DEFAULT_ENV)
-    p.add_argument("--python", default=DEFAULT_BASE_PYTHON, help="a world-executable Python 3.11")
+    p.add_argument("--python", help="base interpreter (default: this environment's own, copied where "
+                   "everyone can run it if it lives in a private folder)")
     p.add_argument("--no-hub", action="store_true", help="skip jupyterhub and configurable-http-proxy")
 
     p = sub.add_parser("init", help="create the exchange and the instructor's course directory (root)")

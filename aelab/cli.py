@@ -47,19 +47,10 @@ def build_parser(commands: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _venv_on_path() -> None:
-    """Put this interpreter's bin/ first on PATH: nbgrader and jupyter start helper programs
-    (alembic, kernels) by name, which must come from the same environment as aelab."""
-    import os
-
-    bindir = os.path.dirname(sys.executable)
-    parts = os.environ.get("PATH", "").split(os.pathsep)
-    if parts[:1] != [bindir]:
-        os.environ["PATH"] = os.pathsep.join([bindir] + [p for p in parts if p != bindir])
-
-
 def main(argv: list[str] | None = None) -> int:
-    _venv_on_path()
+    from ._env import tools_on_path
+
+    tools_on_path()
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and argv[0] in COMMANDS else None
     parser = build_parser([command] if command else None)

@@ -69,6 +69,7 @@ class Outcome:
     cells: list[CellResult] = field(default_factory=list)
     feedback: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    log: str = ""
 
 
 # -------------------------------------------------------------------------------- course structure
@@ -118,6 +119,9 @@ def prepare_course(root: Path, course: Path, assignments, timeout: int) -> None:
     """A course directory with the assignments generated (the gradebook knows their cells)."""
     from nbgrader.apps import NbGraderAPI
 
+    from ._env import tools_on_path
+
+    tools_on_path()
     course.mkdir(parents=True, exist_ok=True)
     api = NbGraderAPI(config=_config(course, timeout))
     for a in assignments:
@@ -187,7 +191,8 @@ def _autograde_job(course: Path, student: str, assignment: str, timeout: int) ->
     api = NbGraderAPI(config=_config(course, timeout))
     result = api.autograde(assignment, student, force=True, create=True)
     if not result.get("success"):
-        return {"status": "error", "detail": _last_error(result.get("log") or result.get("error") or "")}
+        log = (result.get("log") or "") + "\n" + (result.get("error") or "")
+        return {"status": "error", "detail": _last_error(log), "log": log[-5000:]}
     feedback = api.generate_feedback(assignment, student, force=True)
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "aelab") as gb:
         sub = gb.find_submission(assignment, student)
@@ -203,9 +208,11 @@ def _autograde_job(course: Path, student: str, assignment: str, timeout: int) ->
 
 
 def _last_error(log: str) -> str:
+    """The most telling line of a failure log: the last exception line, else the last error line."""
     lines = [line.strip() for line in log.splitlines() if line.strip()]
-    errors = [line for line in lines if "Error" in line or "error" in line]
-    return (errors or lines or ["autograde failed"])[-1][:300]
+    exceptions = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Exit)\b.*:", line)]
+    errors = [line for line in lines if "Error" in line and "see the the above traceback" not in line]
+    return (exceptions or errors or lines or ["autograde failed"])[-1][:300]
 
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -275,6 +282,7 @@ def _run_job(root: Path, course: Path, student: str, assignment: str, notebook: 
         data = json.loads(lines[-1])
         outcome.status = data["status"]
         outcome.detail = data.get("detail", "")
+        outcome.log = data.get("log", "")
         if data["status"] == "graded":
             outcome.score, outcome.max_score = data["score"], data["max_score"]
             outcome.feedback = data["feedback"]

@@ -170,8 +170,20 @@ def _stop(process: subprocess.Popen, timeout: float = 20.0) -> None:
 def start_lab(root: Path | None = None, port: int | None = None, token: str | None = None,
               env: dict | None = None, *, course: Path | None = None, log_path: Path | None = None,
               extra_args: list[str] | None = None, timeout: float = 90.0) -> LabServer:
-    """Start JupyterLab and wait (at most ``timeout`` s) until ``/api/status`` answers."""
-    course = Path(course or (env or {}).get("AELAB_COURSE_DIR") or course_dir()).resolve()
+    """Start JupyterLab and wait (at most ``timeout`` s) until ``/api/status`` answers.
+
+    ``course`` (the nbgrader course directory, the server's cwd) defaults to ``env``'s
+    ``AELAB_COURSE_DIR``, else ``root`` when it holds an ``nbgrader_config.py``, else this checkout.
+    ``root`` (what JupyterLab shows) defaults to the course; the course must lie inside it.
+    """
+    if course is None:
+        if (env or {}).get("AELAB_COURSE_DIR"):
+            course = Path(env["AELAB_COURSE_DIR"])
+        elif root is not None and (Path(root) / "nbgrader_config.py").is_file():
+            course = Path(root)  # a course directory of its own (e.g. a scratch copy)
+        else:
+            course = course_dir()
+    course = Path(course).resolve()
     root = Path(root or course).resolve()
     try:
         course.relative_to(root)
@@ -181,6 +193,7 @@ def start_lab(root: Path | None = None, port: int | None = None, token: str | No
     port = port or free_port(DEFAULT_PORT)
     token = token or secrets.token_hex(24)
     env = dict(env if env is not None else lab_env())
+    env["AELAB_COURSE_DIR"] = str(course)  # nbgrader_config.py reads it
     out = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
     try:
         process = subprocess.Popen(
