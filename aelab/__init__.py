@@ -2,62 +2,91 @@
 
 Notebooks import it with one line, ``import aelab``, and call its parts by name
 (``aelab.load_mnist``, ``aelab.MLPVAE``, ``aelab.fit``, ``aelab.plot_score_histogram``, ...).
-Importing it has no side effects: nothing is loaded, trained or printed.
+Importing it has no side effects: nothing is loaded, trained or printed, and the submodules (and
+torch) are imported on first use of a name, so the ``aelab`` command starts quickly.
 """
 
-from .data import (
-    IrisData,
-    LeaveOneDigitSplit,
-    MNISTData,
-    conv_transform,
-    data_dir,
-    leave_one_digit_split,
-    load_iris,
-    load_mnist,
-    mlp_transform,
-    to_conv_input,
-    to_mlp_input,
-)
-from .losses import kl_normal_log_sigma, kl_normal_log_var, reconstruction_loss, vae_loss
-from .metrics import auprc, auroc, detection_rate, per_digit_table, roc_curve
-from .models import (
-    ConvVAE,
-    DeepAutoEncoder,
-    IrisDecoder,
-    IrisEncoder,
-    IrisVAE,
-    MLPVAE,
-    VAEOutput,
-    layer_plan,
-)
-from .perturb import Perturbed, mask_noise
-from .plots import (
-    plot_digit_bars,
-    plot_image_pairs,
-    plot_latent_scatter,
-    plot_loss_curves,
-    plot_reconstructions,
-    plot_roc_curves,
-    plot_score_histogram,
-)
-from .scores import (
-    latent_log_density,
-    model_reconstruction_error,
-    negative_elbo,
-    normalized_scores,
-    percentile_threshold,
-    reconstruct,
-    reconstruction_error,
-    reconstruction_probability,
-)
-from .train import (
-    History,
-    checkpoint_dir,
-    fast_mode,
-    fit,
-    fit_or_load,
-    get_device,
-    seed_everything,
-)
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
+
+# public name -> submodule that defines it
+_EXPORTS = {
+    # aelab.data
+    "IrisData": "data",
+    "LeaveOneDigitSplit": "data",
+    "MNISTData": "data",
+    "conv_transform": "data",
+    "data_dir": "data",
+    "leave_one_digit_split": "data",
+    "load_iris": "data",
+    "load_mnist": "data",
+    "mlp_transform": "data",
+    "to_conv_input": "data",
+    "to_mlp_input": "data",
+    # aelab.losses
+    "kl_normal_log_sigma": "losses",
+    "kl_normal_log_var": "losses",
+    "reconstruction_loss": "losses",
+    "vae_loss": "losses",
+    # aelab.metrics
+    "auprc": "metrics",
+    "auroc": "metrics",
+    "detection_rate": "metrics",
+    "per_digit_table": "metrics",
+    "roc_curve": "metrics",
+    # aelab.models
+    "ConvVAE": "models",
+    "DeepAutoEncoder": "models",
+    "IrisDecoder": "models",
+    "IrisEncoder": "models",
+    "IrisVAE": "models",
+    "MLPVAE": "models",
+    "VAEOutput": "models",
+    "layer_plan": "models",
+    # aelab.perturb
+    "Perturbed": "perturb",
+    "mask_noise": "perturb",
+    # aelab.plots
+    "plot_digit_bars": "plots",
+    "plot_image_pairs": "plots",
+    "plot_latent_scatter": "plots",
+    "plot_loss_curves": "plots",
+    "plot_reconstructions": "plots",
+    "plot_roc_curves": "plots",
+    "plot_score_histogram": "plots",
+    # aelab.scores
+    "latent_log_density": "scores",
+    "model_reconstruction_error": "scores",
+    "negative_elbo": "scores",
+    "normalized_scores": "scores",
+    "percentile_threshold": "scores",
+    "reconstruct": "scores",
+    "reconstruction_error": "scores",
+    "reconstruction_probability": "scores",
+    # aelab.train
+    "History": "train",
+    "checkpoint_dir": "train",
+    "fast_mode": "train",
+    "fit": "train",
+    "fit_or_load": "train",
+    "get_device": "train",
+    "seed_everything": "train",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aelab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)
