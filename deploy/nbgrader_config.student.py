@@ -9,3 +9,6 @@ c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this 
 c.CourseDirectory.course_id = "${course_id}"
 c.Exchange.root = "${exchange_root}"
 c.Exchange.path_includes_course = False
+# The exchange's inbound folder is write-only for students (0733), and each submission's folder
+# name ends in 72 random bits, so no student can list or guess another's submission.
+c.ExchangeSubmit.add_random_string = True
