@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.aelab-installed
 
-.PHONY: course test install doctor demo build check-build lab bench grade clean help
+.PHONY: course test install doctor demo build check-build lab bench grade clean help class-env
 
 help:
 	@echo "make course  install into $(VENV), check it, run the demo, build release/ and solutions/"
@@ -47,6 +47,10 @@ lab: install
 
 bench: install
 	$(BIN)/aelab bench auroc
+
+# A class on one machine (root): an environment every user can run, see deploy/README.md.
+class-env: install
+	$(BIN)/aelab class env
 
 # pytest exits 5 when it collected no tests: that is a failure here, not a pass.
 test: install
