@@ -53,6 +53,9 @@ class-env: install
 	$(BIN)/aelab class env
 
 # pytest exits 5 when it collected no tests: that is a failure here, not a pass.
+# Two workers, one test file each at a time (a file's heavy fixtures are built once).
+PYTEST_ARGS ?= -n 2 --dist loadfile
+
 test: install
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc

@@ -1,5 +1,5 @@
-"""The course itself: source notebooks, the generated release/ and solutions/, and nbgrader's round
-trip (solutions autograde to full marks, the untouched release to zero without crashing)."""
+"""The course's files: source notebooks (nbgrader metadata, no outputs, one setup cell), the generated
+release/ (no solutions, no hidden tests) and solutions/ (executed, fresh)."""
 
 from __future__ import annotations
 
@@ -12,18 +12,8 @@ import nbformat
 import pytest
 
 from aelab import build
-
-ROOT = Path(__file__).resolve().parent.parent
-ASSIGNMENTS = build.ASSIGNMENTS
-MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
-
-
-def _notebooks(folder: str) -> list[tuple[str, Path]]:
-    return [(a, p) for a in ASSIGNMENTS for p in sorted((ROOT / folder / a).glob("*.ipynb"))]
-
-
-SOURCES = _notebooks("source")
-IDS = [p.stem for _, p in SOURCES]
+from course_helpers import ASSIGNMENTS, IDS, MARKERS, ROOT, SOURCES
+from course_helpers import notebooks as _notebooks
 
 
 def test_all_four_assignments_exist():
@@ -137,85 +127,3 @@ def test_solutions_were_executed_without_errors(assignment, path):
     assert [c.source for c in nb.cells] == [c.source for c in src.cells]
 
 
-# ------------------------------------------------------------------- nbgrader validate and round trip
-def _validator(invert=False):
-    from nbgrader.validator import Validator
-    from traitlets.config import Config
-
-    config = Config()
-    config.Execute.timeout = 300
-    return Validator(config=config, invert=invert)
-
-
-@pytest.mark.parametrize("assignment, path", SOURCES, ids=IDS)
-def test_source_executes_and_validates(assignment, path, tmp_path, monkeypatch):
-    """nbgrader validate executes the notebook (fast mode, NBGRADER_EXECUTION=validate)."""
-    monkeypatch.setenv("AELAB_CHECKPOINTS", str(tmp_path / "ckpt"))
-    copy = tmp_path / path.name
-    shutil.copy(path, copy)
-    results = _validator().validate(str(copy))
-    assert not results.get("failed"), json.dumps(results.get("failed"), indent=1)[:3000]
-    assert not results.get("type_changed") and not results.get("changed"), results
-
-
-@pytest.mark.parametrize("assignment, path", SOURCES, ids=IDS)
-def test_release_fails_validation(assignment, path, tmp_path, monkeypatch):
-    """The exercises are real: a student notebook with nothing filled in does not validate."""
-    monkeypatch.setenv("AELAB_CHECKPOINTS", str(tmp_path / "ckpt"))
-    copy = tmp_path / path.name
-    shutil.copy(ROOT / "release" / assignment / path.name, copy)
-    results = _validator().validate(str(copy))
-    assert results.get("failed"), "the untouched release passed validation"
-    assert all("NotImplementedError" in f["raw_error"] or "AssertionError" in f["raw_error"]
-               or "NameError" in f["raw_error"] for f in results["failed"]), results["failed"][:2]
-
-
-@pytest.fixture(scope="module")
-def graded_course(tmp_path_factory):
-    """A scratch course: generate_assignment, then autograde two students per assignment:
-    'solver' submits the source (solutions), 'blank' submits the untouched release."""
-    from nbgrader.api import Gradebook
-    from nbgrader.apps import NbGraderAPI
-    from traitlets.config import Config
-
-    course = tmp_path_factory.mktemp("course")
-    shutil.copytree(ROOT / "source", course / "source")
-    config = Config()
-    config.CourseDirectory.root = str(course)
-    config.CourseDirectory.course_id = "aelab"
-    config.Execute.timeout = 300
-    config.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
-    api = NbGraderAPI(config=config)
-    scores = {}
-    for a in ASSIGNMENTS:
-        result = api.generate_assignment(a, force=True, create=True)
-        assert result["success"], result.get("log")
-        for student, origin in (("solver", course / "source" / a), ("blank", course / "release" / a)):
-            target = course / "submitted" / student / a
-            target.mkdir(parents=True)
-            for nb in origin.glob("*.ipynb"):
-                shutil.copy(nb, target / nb.name)
-            result = api.autograde(a, student, force=True, create=True)
-            assert result["success"], result.get("log")
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        for a in ASSIGNMENTS:
-            for student in ("solver", "blank"):
-                sub = gb.find_submission(a, student)
-                scores[a, student] = (sub.score, sub.max_score,
-                                      {g.name: g.score for nb in sub.notebooks for g in nb.grades if g.max_score})
-    return scores
-
-
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_solutions_autograde_to_full_marks(graded_course, assignment):
-    score, max_score, per_cell = graded_course[assignment, "solver"]
-    assert max_score > 0
-    lost = {k: v for k, v in per_cell.items() if v == 0}
-    assert score == max_score, f"cells that lost points: {lost}"
-
-
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_untouched_release_autogrades_to_zero(graded_course, assignment):
-    score, max_score, per_cell = graded_course[assignment, "blank"]
-    assert max_score == graded_course[assignment, "solver"][1]
-    assert score == 0, f"cells that gave points to an empty submission: { {k: v for k, v in per_cell.items() if v} }"
