@@ -113,6 +113,7 @@ def execution_env(tmp: Path) -> dict[str, str]:
         AELAB_OFFLINE="1",
         AELAB_CHECKPOINTS=str(tmp / "checkpoints"),
         PYTHONHASHSEED="0",
+        OMP_NUM_THREADS=env.get("OMP_NUM_THREADS", "1"),
         MPLBACKEND="module://matplotlib_inline.backend_inline",
     )
     env.pop("NBGRADER_EXECUTION", None)

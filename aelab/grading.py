@@ -264,6 +264,7 @@ def _run_job(root: Path, course: Path, student: str, assignment: str, notebook: 
         env["AELAB_CHECKPOINTS"] = str(course / "checkpoints")
         env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
         env.pop("AELAB_FAST", None)  # nbgrader sets NBGRADER_EXECUTION=autograde: fast mode
+        env.setdefault("OMP_NUM_THREADS", "1")  # parallel jobs share the cores: one torch thread each
         cmd = [sys.executable, "-m", "aelab.grading", "_job", str(course), student, assignment, str(timeout)]
         try:
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=job_timeout, cwd=tmp)

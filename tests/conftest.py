@@ -4,6 +4,9 @@ import os
 
 os.environ.setdefault("AELAB_OFFLINE", "1")  # never try a download during tests
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Two test workers share two cores; more torch threads than cores makes small models crawl.
+# Kernels started by the tests (nbgrader, nbclient) inherit this.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
