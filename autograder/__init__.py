@@ -5,6 +5,6 @@ detect_outlier)``; ``pytest autograder --submission NOTEBOOK`` runs the same che
 notebook; ``aelab check`` and ``aelab grade`` build on both.
 """
 
-from .core import GradingError, all_checks, check, grader
+from .core import GradingError, all_checks, check, check_ids, failed_checks, grader
 
-__all__ = ["check", "all_checks", "grader", "GradingError"]
+__all__ = ["check", "all_checks", "check_ids", "failed_checks", "grader", "GradingError"]

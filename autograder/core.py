@@ -21,7 +21,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Callable
 
-__all__ = ["grader", "check", "Check", "all_checks", "GradingError", "LABS"]
+__all__ = ["grader", "check", "Check", "all_checks", "check_ids", "failed_checks", "GradingError", "LABS"]
 
 LABS = ("lab01", "lab02", "lab03", "lab04")
 
@@ -82,11 +82,42 @@ def all_checks(lab: str) -> dict[str, Check]:
     return dict(_fresh_module(lab).CHECKS)
 
 
+def check_ids(lab: str, exercise: str) -> list[str]:
+    """The ids of the checks that grade ``exercise`` of ``lab``, in order."""
+    return [cid for cid, c in all_checks(lab).items() if c.exercise == exercise]
+
+
+def failed_checks(lab: str, exercise: str, fn) -> list[str]:
+    """The ids of the checks of ``exercise`` that ``fn`` fails (empty: full marks)."""
+    failed = []
+    for cid in check_ids(lab, exercise):
+        try:
+            check(cid, fn)
+        except AssertionError:
+            failed.append(cid)
+    return failed
+
+
+@contextlib.contextmanager
+def _one_torch_thread():
+    """Checks use small inputs; on a busy machine torch's thread pool makes them many times slower."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def check(check_id: str, fn) -> None:
     """Run one check against the learner's function ``fn``; raise ``AssertionError`` if it fails.
 
     Output of the learner's code (prints, warnings) is swallowed, so that a correct answer is never
-    marked down because it wrote to stderr.
+    marked down because it wrote to stderr. The check runs on one torch thread.
     """
     if not isinstance(check_id, str) or check_id.count(".") < 2:
         raise ValueError(f"check_id must look like 'lab03.detect_outlier.ties', got {check_id!r}")
@@ -101,7 +132,8 @@ def check(check_id: str, fn) -> None:
         )
     message = None
     sink = io.StringIO()
-    with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+    with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), \
+            _one_torch_thread():
         warnings.simplefilter("ignore")
         try:
             entry.func(fn)

@@ -20,7 +20,6 @@ Every check uses the fixed model ``data/lab03_vae.pt`` and data ``data/lab03_dat
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
@@ -28,30 +27,11 @@ import torch
 
 from . import reference as ref
 from ._common import DATA, as_bools, as_floats, as_scalar, call, close, fail
-from .core import grader as core_grader
+from .core import grader
 from .make_reference import TIE_BIAS, TIE_LOSS
 
 RTOL = 1e-4
 ATOL = 1e-3  # losses are ~50..400 nats
-
-
-def grader(exercise: str):
-    """``core.grader``, with the check run on one CPU thread: the inputs are small, and on a busy
-    machine torch's thread pool makes a 64-digit forward pass 50x slower than one thread does."""
-
-    def decorate(func):
-        @functools.wraps(func)
-        def run(fn):
-            threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-            try:
-                return func(fn)
-            finally:
-                torch.set_num_threads(threads)
-
-        return core_grader(exercise)(run)
-
-    return decorate
 
 
 def _model():

@@ -17,7 +17,6 @@ The checks use the fixed model ``data/lab04_convvae.pt`` and images ``data/lab04
 
 from __future__ import annotations
 
-import functools
 import numbers
 
 import numpy as np
@@ -25,28 +24,10 @@ import torch
 
 from . import reference as ref
 from ._common import DATA, as_floats, as_scalar, call, close, fail
-from .core import grader as core_grader
+from .core import grader
 
 RTOL = 1e-4
 ATOL = 1e-6
-
-
-def grader(exercise: str):
-    """``core.grader``, with the check run on one CPU thread (small inputs; see lab03.grader)."""
-
-    def decorate(func):
-        @functools.wraps(func)
-        def run(fn):
-            threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-            try:
-                return func(fn)
-            finally:
-                torch.set_num_threads(threads)
-
-        return core_grader(exercise)(run)
-
-    return decorate
 
 
 def _model():
