@@ -264,12 +264,9 @@ def run_as(user: str, argv, *, env_prefix: Path | None = None, cwd=None, extra_e
     env = user_env(pw, env_prefix)
     env.update(extra_env or {})
 
-    def demote():
-        os.setgroups(os.getgrouplist(pw.pw_name, pw.pw_gid))
-        os.setgid(pw.pw_gid)
-        os.setuid(pw.pw_uid)
-
-    proc = subprocess.run([str(a) for a in argv], cwd=str(cwd or pw.pw_dir), env=env, preexec_fn=demote,
+    # user/group/extra_groups switch in the child without preexec_fn, so threads may call this
+    proc = subprocess.run([str(a) for a in argv], cwd=str(cwd or pw.pw_dir), env=env, user=pw.pw_uid,
+                          group=pw.pw_gid, extra_groups=os.getgrouplist(pw.pw_name, pw.pw_gid),
                           capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise ClassError(f"as {user}: {' '.join(map(str, argv))} exited {proc.returncode}:\n"
@@ -337,6 +334,36 @@ def add_students(names, course_id: str, exchange: Path, log=print) -> None:
                     {"disabledExtensions": {p: True for p in STUDENT_DISABLED_LAB_PLUGINS}}, pw)
         shutil.rmtree(home / ".local" / "share" / "jupyter" / "nbgrader_cache", ignore_errors=True)
     log(f"students ready: {', '.join(names)}")
+
+
+# ============================================================================ feedback filter
+def _feedback_preprocessor():
+    """nbgrader's ClearHiddenTests, plus: the traceback of a grade cell whose hidden tests failed
+    becomes one line (error and message), since a traceback quotes the failing hidden line."""
+    from nbgrader import utils
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    class FeedbackWithoutHiddenTests(ClearHiddenTests):
+        def preprocess_cell(self, cell, resources, cell_index):
+            hidden = self.begin_test_delimeter in cell.source
+            cell, resources = super().preprocess_cell(cell, resources, cell_index)
+            if cell.cell_type == "code" and (hidden or utils.is_grade(cell)):
+                for out in cell.get("outputs", []):
+                    if out.get("output_type") == "error":
+                        out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
+            return cell, resources
+
+    FeedbackWithoutHiddenTests.__module__ = __name__
+    return FeedbackWithoutHiddenTests
+
+
+def __getattr__(name: str):
+    # imported lazily (nbgrader is slow to import), by name from the instructor's nbgrader config:
+    # c.GenerateFeedback.preprocessors = [..., "aelab.classroom.FeedbackWithoutHiddenTests", ...]
+    if name == "FeedbackWithoutHiddenTests":
+        cls = globals()[name] = _feedback_preprocessor()
+        return cls
+    raise AttributeError(name)
 
 
 # ================================================================================= instructor

@@ -57,8 +57,9 @@ def answered(release_nb: Path, source_nb: Path):
 
 
 def make_course(root: Path, assignments, n_students: int) -> None:
-    from nbgrader.utils import get_utc_timestamp
+    from datetime import datetime, timezone
 
+    root.mkdir(parents=True)
     (root / "nbgrader_config.py").write_text(CONFIG.format(root=str(root)))
     api = classroom._api(root)  # noqa: SLF001
     for a in assignments:
@@ -74,7 +75,8 @@ def make_course(root: Path, assignments, n_students: int) -> None:
                     shutil.copy(rel, folder / rel.name)
                 else:
                     nbformat.write(answered(rel, root / "source" / a / rel.name), folder / rel.name)
-            (folder / "timestamp.txt").write_text(get_utc_timestamp())
+            (folder / "timestamp.txt").write_text(
+                datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f %Z"))
 
 
 def grade(course: Path, assignments, workers: int) -> tuple[float, dict]:
@@ -95,6 +97,8 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-serial", action="store_true", help="only the parallel run")
     args = parser.parse_args(argv)
     os.environ.setdefault("AELAB_OFFLINE", "1")
+    # nbgrader runs alembic and the python3 kernel by name: this environment's first on PATH
+    os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
     n_nb = args.students * len(args.assignments)
     print(f"class grading benchmark: {args.students} students x {len(args.assignments)} assignments "
           f"({', '.join(args.assignments)}) = {n_nb} submissions, {os.cpu_count()} cores")

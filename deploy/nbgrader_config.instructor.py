@@ -20,3 +20,11 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
 c.Execute.allow_errors = True
+
+# Feedback goes to the exchange: hidden tests stay out of it, in the cells' source and in the
+# tracebacks of failed grade cells (which quote the failing line).
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "aelab.classroom.FeedbackWithoutHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
