@@ -237,6 +237,16 @@ SCROLL_TO_CELL = """async (index) => {
   return true;
 }"""
 
+SCROLL_TO_OUTPUT = """async ([index, selector]) => {
+  const nb = window.jupyterapp.shell.currentWidget.content;
+  if (nb.scrollToItem) { await nb.scrollToItem(index, 'start'); }
+  const el = nb.widgets[index].node.querySelector(selector);
+  if (!el) return false;
+  el.scrollIntoView({block: 'end'});  // the output whole, with the code above it
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  return true;
+}"""
+
 SELECT_CELL = """(index) => {
   const nb = window.jupyterapp.shell.currentWidget.content;
   nb.activeCellIndex = index;
