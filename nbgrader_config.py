@@ -34,3 +34,10 @@ c.Execute.interrupt_on_timeout = True
 c.Execute.allow_errors = True
 # A deleted test cell is put back (and graded) instead of silently losing its points.
 c.OverwriteCells.add_missing_cells = True
+# Feedback goes to students: hidden tests stay out of it (the cells' source and the tracebacks of
+# failed grade cells, which quote the failing hidden line).
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "aelab.classroom.FeedbackWithoutHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

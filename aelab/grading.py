@@ -37,6 +37,11 @@ import nbformat
 
 from .build import ASSIGNMENTS, repo_root
 
+FEEDBACK_PREPROCESSORS = [
+    "nbgrader.preprocessors.GetGrades",
+    "aelab.classroom.FeedbackWithoutHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
 CHECK_CALL = re.compile(r"""autograder\.check\(\s*["']([\w.]+)["']""")
 # Code in a learner's own cells that reaches for the graders or patches libraries in place. The
 # release never mentions the autograder, so a submission that does is zeroed and flagged for review.
@@ -112,6 +117,8 @@ def _config(course: Path, timeout: int):
     config.Execute.timeout = timeout
     config.Execute.interrupt_on_timeout = True
     config.OverwriteCells.add_missing_cells = True
+    # feedback goes to students: hidden tests stay out of it (sources and tracebacks)
+    config.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS
     return config
 
 

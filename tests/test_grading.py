@@ -141,6 +141,18 @@ def test_right_answer_gets_full_marks_and_feedback(graded):
     assert html.exists() and "alice" not in html.read_text()[:0] and len(html.read_text()) > 1000
 
 
+def test_feedback_never_shows_hidden_tests(graded):
+    outcomes, out = graded
+    pages = list((out / "feedback").rglob("*.html"))
+    assert len(pages) >= 5
+    for page in pages:
+        text = page.read_text()
+        for secret in ("BEGIN HIDDEN TESTS", "autograder.check", "import autograder"):
+            assert secret not in text, (page, secret)
+    grace = (out / "feedback" / "grace_deletes_and_edits_tests" / A / f"{A}.html").read_text()
+    assert "GradingError" in grace or "AssertionError" in grace  # the learner still sees what failed
+
+
 def test_blank_not_a_notebook_and_missing_score_zero(graded):
     outcomes, _ = graded
     assert outcomes["bob_blank"].status == "graded" and outcomes["bob_blank"].score == 0
