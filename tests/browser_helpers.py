@@ -239,12 +239,23 @@ SCROLL_TO_CELL = """async (index) => {
 
 SCROLL_TO_OUTPUT = """async ([index, selector]) => {
   const nb = window.jupyterapp.shell.currentWidget.content;
-  if (nb.scrollToItem) { await nb.scrollToItem(index, 'start'); }
   const el = nb.widgets[index].node.querySelector(selector);
   if (!el) return false;
-  el.scrollIntoView({block: 'end'});  // the output whole, with the code above it
-  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
-  return true;
+  const frames = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  // Cells off screen are laid out lazily (content-visibility), so a scroll can land short while the
+  // cells it passes get their real heights: scroll until the output stays put inside the notebook's
+  // visible area for two rounds (bounded).
+  let last = null;
+  for (let i = 0; i < 40; i++) {
+    el.scrollIntoView({block: 'end'});  // the output whole, with the code above it
+    await frames();
+    const box = el.getBoundingClientRect(), view = nb.node.getBoundingClientRect();
+    const inside = box.height > view.height ? Math.abs(box.top - view.top) < 2
+                                            : box.top >= view.top - 1 && box.bottom <= view.bottom + 1;
+    if (inside && last !== null && Math.abs(box.top - last) < 1) return true;
+    last = inside ? box.top : null;
+  }
+  return false;
 }"""
 
 SELECT_CELL = """(index) => {

@@ -217,6 +217,8 @@ def screenshot_at(pg, index: int | None, path: Path, output: str | None = None) 
     selector inside the cell) scrolled fully into view."""
     if index is not None:
         if not (output and pg.evaluate(bh.SCROLL_TO_OUTPUT, [index, output])):
+            if output:
+                print(f"{path.name}: could not frame {output} of cell {index}; showing the cell")
             pg.evaluate(bh.SCROLL_TO_CELL, index)
     pg.screenshot(path=str(path))
 
