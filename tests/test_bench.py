@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from aelab import bench
-from aelab.best_vae import DigitVAE, binarize, png_bits
+from aelab.best_vae import DigitVAE, binarize, context_bits, png_bits
 from aelab.data import leave_one_digit_split, load_mnist
 from aelab.metrics import auprc, auroc
 
@@ -67,11 +67,12 @@ def test_table_has_one_row_per_digit(fast_run):
 
 def test_same_seed_same_results_and_other_seed_differs(mnist, fast_run):
     train, test = mnist
-    again = bench.run_auroc_benchmark(digits=[1, 7], seeds=[0], fast=True, progress=False,
+    # digit 1 alone, in a fresh run: each model is seeded on its own, so the figures match exactly
+    again = bench.run_auroc_benchmark(digits=[1], seeds=[0], fast=True, progress=False,
                                       train_data=train, test_data=test)
     for name in bench.METHODS:
-        assert again["methods"][name]["auroc"] == fast_run["methods"][name]["auroc"], name
-        assert again["methods"][name]["auprc"] == fast_run["methods"][name]["auprc"], name
+        assert again["methods"][name]["auroc"][0] == fast_run["methods"][name]["auroc"][0], name
+        assert again["methods"][name]["auprc"][0] == fast_run["methods"][name]["auprc"][0], name
     other = bench.run_auroc_benchmark(digits=[1], seeds=[1], fast=True, progress=False,
                                       methods=["best_neg_elbo"], train_data=train, test_data=test)
     assert other["methods"]["best_neg_elbo"]["auroc"][0] != fast_run["methods"]["best_neg_elbo"]["auroc"][0]
@@ -147,14 +148,15 @@ def test_digit_vae_protocol_and_shapes(mnist):
     x = binarize(train.images[:5])
     assert x.shape == (5, 1, 28, 28) and set(torch.unique(x).tolist()) <= {0.0, 1.0}
     model = DigitVAE(latent_dim=3)
-    q = model.encode(x)
+    with torch.no_grad():
+        q = model.encode(x)
+        recon = model.decode(q.mean)
     assert q.batch_shape == (5,) and q.event_shape == (3,)
-    recon = model.decode(q.mean)
     assert recon.shape == x.shape and float(recon.min()) >= 0.0 and float(recon.max()) <= 1.0
     ll = model.log_likelihood(x, recon)
     assert ll.shape == (5,) and bool((ll < 0).all())
     loss = model.loss(x)["loss"]
-    assert loss.ndim == 0 and math.isfinite(float(loss))
+    assert loss.ndim == 0 and math.isfinite(float(loss.detach()))
     with pytest.raises(ValueError):
         DigitVAE(latent_dim=0)
     with pytest.raises(ValueError):
@@ -165,11 +167,22 @@ def test_digit_vae_protocol_and_shapes(mnist):
         model.encode(torch.zeros(2, 784))
 
 
-def test_png_bits_grow_with_complexity():
+@pytest.mark.parametrize("coder", [png_bits, context_bits])
+def test_complexity_grows_with_complexity(coder):
     blank = torch.zeros(1, 1, 28, 28)
+    bar = blank.clone()
+    bar[..., 4:24, 13:15] = 1.0  # a "1"
     noise = (torch.rand(1, 1, 28, 28, generator=torch.Generator().manual_seed(0)) > 0.5).float()
-    bits = png_bits(torch.cat([blank, noise]))
-    assert bits.shape == (2,)
-    assert bits[1] > bits[0] + 8 * 50  # random pixels do not compress; a blank image does
+    bits = coder(torch.cat([blank, bar, noise]))
+    assert bits.shape == (3,)
+    assert bits[0] < bits[1] < bits[2]
+    assert bits[2] > bits[0] + 8 * 50  # random pixels do not compress; a blank image does
     with pytest.raises(ValueError):
-        png_bits(torch.full((1, 1, 28, 28), 0.5))
+        coder(torch.full((1, 1, 28, 28), 0.5))
+
+
+def test_context_coder_is_near_the_entropy_of_random_pixels():
+    noise = (torch.rand(4, 28, 28, generator=torch.Generator().manual_seed(1)) > 0.5).float()
+    bits = context_bits(noise)
+    # 784 fair coin flips need 784 bits; an adaptive coder pays a learning cost on top, never less
+    assert bool((bits > 784).all()) and bool((bits < 784 * 1.6).all())
