@@ -12,8 +12,9 @@ the course on a free loopback port with a token; Debian's Chromium opens it head
 - check that a tqdm progress bar (``aelab.fit``'s) renders as a widget, not as text;
 - open the formgrader (nbgrader's JupyterLab command) and check that it lists the four assignments.
 
-Screenshots land in ``test-output/browser/`` (not in git). Without Playwright or Chromium the module
-is skipped, with the reason printed by pytest's summary (``-ra``).
+Screenshots land in ``test-output/browser/`` (not in git). Without Playwright or Chromium the browser
+tests are skipped, with the reason printed by pytest's summary (``-ra``); the test of the
+``aelab lab`` command itself needs no browser.
 """
 
 from __future__ import annotations
@@ -31,14 +32,14 @@ import pytest
 
 import browser_helpers as bh
 
+from aelab import build, lab
+
 REASON = bh.browser_unavailable_reason()
-if REASON:
-    pytest.skip(f"browser tests skipped: {REASON}", allow_module_level=True)
-
-from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
-
-from aelab import build, lab  # noqa: E402
+if REASON is None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect, sync_playwright
+else:  # every test that needs the `page` fixture is skipped, with REASON
+    PlaywrightTimeout = TimeoutError
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "test-output" / "browser"
@@ -106,8 +107,11 @@ def server(course, tmp_path_factory, out_dir):
 
 
 @pytest.fixture(scope="module")
-def page(server, tmp_path_factory):
+def page(request, tmp_path_factory):
     """One Chromium page on JupyterLab, app loaded."""
+    if REASON:
+        pytest.skip(f"browser tests skipped: {REASON}")
+    server = request.getfixturevalue("server")
     with sync_playwright() as pw:
         context = bh.launch_browser(pw, tmp_path_factory.mktemp("chromium") / "profile")
         try:
@@ -259,6 +263,57 @@ def check_rendering(pg, state: dict, expect_ok: set[int], reference: dict[int, s
 
 
 # ------------------------------------------------------------------------------------------- tests
+def test_aelab_lab_command_serves_the_course(course, tmp_path):
+    """`aelab lab --fast --port P --token T` prints its URL, serves the course with the python3 kernel
+    and nbgrader's formgrader (the course's nbgrader_config.py), and stops cleanly on Ctrl-C."""
+    import json
+    import queue
+    import signal
+    import subprocess
+    import threading
+    import urllib.request
+
+    port, token = lab.free_port(), secrets.token_hex(8)
+    env = lab.lab_env()
+    env.update(AELAB_COURSE_DIR=str(course), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+               JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
+    proc = subprocess.Popen([sys.executable, "-m", "aelab.cli", "lab", "--fast", "--port", str(port),
+                             "--token", token], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            stdin=subprocess.DEVNULL, text=True)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    try:
+        url, printed, deadline = None, [], time.monotonic() + 180
+        while url is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                line = lines.get(timeout=1)
+            except queue.Empty:
+                continue
+            printed.append(line)
+            if f"/lab?token={token}" in line:
+                url = line.strip()
+        assert url == f"http://127.0.0.1:{port}/lab?token={token}", f"no URL printed: {''.join(printed)!r}"
+
+        def get(path):
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/{path}", headers={"Authorization": f"token {token}"})
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return json.loads(resp.read())
+
+        assert "python3" in get("api/kernelspecs")["kernelspecs"]
+        names = [a["name"] for a in get("formgrader/api/assignments")]
+        assert sorted(names) == sorted(ASSIGNMENTS), f"the formgrader sees {names}"
+        with pytest.raises(urllib.error.HTTPError):  # the token is required
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/kernelspecs", timeout=30)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            rc = proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert rc == 0, f"aelab lab exited with {rc} on Ctrl-C"
+
+
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_release_notebook_as_a_student(page, course, out_dir, assignment):
     nb_file = course / "release" / assignment / f"{assignment}.ipynb"
