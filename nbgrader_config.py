@@ -14,13 +14,6 @@ HERE = Path(__file__).resolve().parent
 
 c.CourseDirectory.root = os.environ.get("AELAB_COURSE_DIR", str(HERE))
 c.CourseDirectory.course_id = os.environ.get("AELAB_COURSE_ID", "aelab")
-# The four assignments, in order.
-c.CourseDirectory.db_assignments = [
-    dict(name="01_autoencoder_basics"),
-    dict(name="02_iris_vae"),
-    dict(name="03_mnist_outlier_lab"),
-    dict(name="04_leave_one_digit_auroc"),
-]
 if os.environ.get("AELAB_EXCHANGE"):
     c.Exchange.root = os.environ["AELAB_EXCHANGE"]
 

@@ -69,6 +69,9 @@ def plot_loss_curves(curves: Mapping[str, Sequence[float]] | Sequence[float], *,
         if values.size == 0:
             raise ValueError(f"curve {name!r} is empty")
         ax.plot(np.arange(1, len(values) + 1), values, label=name)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     ax.set_xlabel(xlabel)
     ax.set_ylabel("loss")
     if log:

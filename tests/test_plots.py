@@ -39,6 +39,9 @@ def test_roc_curves_are_labelled_with_auroc():
 def test_loss_curves_digit_bars_latent_scatter():
     fig = aelab.plot_loss_curves({"train": [3, 2, 1], "test": [4, 3, 2]})
     assert len(fig.axes[0].lines) == 2
+    fig.canvas.draw()
+    ticks = [t for t in fig.axes[0].get_xticks() if 1 <= t <= 3]
+    assert ticks and all(float(t).is_integer() for t in ticks)  # no epoch 1.25
     fig = aelab.plot_digit_bars({"vae": [0.9] * 10, "pca": [0.7] * 10})
     assert len(fig.axes[0].patches) == 20
     fig = aelab.plot_latent_scatter(torch.randn(30, 3), torch.arange(30) % 3, label_names=["a", "b", "c"])
