@@ -74,6 +74,11 @@ _EXPORTS = {
     "fit_or_load": "train",
     "get_device": "train",
     "seed_everything": "train",
+    # aelab.best_vae and aelab.bench (the leave-one-digit-out benchmark)
+    "DigitVAE": "best_vae",
+    "binarize": "best_vae",
+    "context_bits": "best_vae",
+    "run_auroc_benchmark": "bench",
 }
 
 __all__ = sorted(_EXPORTS)
