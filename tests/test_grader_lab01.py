@@ -167,13 +167,6 @@ def test_wrong_normalized_scores_fails(name):
     assert failures("normalized_scores", WRONG_NS[name]), f"{name} passed every check"
 
 
-def test_not_implemented_message():
-    def stub(*args, **kwargs):
-        raise NotImplementedError()
-
-    for cid in CHECKS:
-        with pytest.raises(AssertionError, match="not implemented"):
-            autograder.check(cid, stub)
 
 
 def test_checks_are_quiet_and_fast(capfd):

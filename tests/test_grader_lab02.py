@@ -195,13 +195,6 @@ def test_reparameterize_statistics_do_not_depend_on_global_rng(seed):
         autograder.check("lab02.reparameterize.statistics", fn)
 
 
-def test_not_implemented_message():
-    def stub(*args, **kwargs):
-        raise NotImplementedError()
-
-    for cid in CHECKS:
-        with pytest.raises(AssertionError, match="not implemented"):
-            autograder.check(cid, stub)
 
 
 def test_checks_are_quiet_and_fast(capfd):
