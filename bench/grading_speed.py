@@ -51,6 +51,9 @@ def main() -> None:
     print(f"one submission, serial: {seconds:.1f} s in all "
           f"({', '.join(f'{a}: {s:.1f} s' for a, s in per_nb.items())})")
     assert all(o.score == o.max_score for o in outcomes), [(o.assignment, o.status, o.detail) for o in outcomes]
+    if args.workers > 1:
+        seconds, _ = time_class(1, args.workers, args.assignments)
+        print(f"one submission, {args.workers} workers (its notebooks graded side by side): {seconds:.1f} s")
     if args.class_size > 1:
         seconds, outcomes = time_class(args.class_size, args.workers, args.assignments)
         full = sum(o.score == o.max_score for o in outcomes)
