@@ -284,15 +284,12 @@ def test_messages_name_the_mistake():
 
 
 # ============================================================================ quiet and fast
-def test_checks_are_quiet_and_fast():
-    import time
-
+def test_checks_are_quiet():
+    
     for cid, c in CHECKS.items():
         err, out = io.StringIO(), io.StringIO()
-        start = time.perf_counter()
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
             autograder.check(cid, getattr(ref, c.exercise))
-        assert time.perf_counter() - start < 2.0, cid
         assert err.getvalue() == "" and out.getvalue() == "", cid
 
 
