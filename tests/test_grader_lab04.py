@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 import autograder
+from grader_helpers import assert_loses_points, message, wrong_answer_cases
 from autograder import lab04
 from autograder import reference as ref
 
@@ -252,35 +253,22 @@ WRONG = {
 }
 
 
-@pytest.mark.parametrize(
-    "exercise,fn,must_fail",
-    [(ex, fn, must) for ex, cases in WRONG.items() for fn, must in cases],
-    ids=lambda v: v.__name__ if callable(v) else (v if isinstance(v, str) else "-".join(sorted(v))),
-)
+@pytest.mark.parametrize("exercise,fn,must_fail", wrong_answer_cases(WRONG))
 def test_wrong_answers_lose_points(exercise, fn, must_fail):
-    failed = {cid.rsplit(".", 1)[-1] for cid in failures(exercise, fn)}
-    assert failed & must_fail, f"{fn.__name__} failed only {sorted(failed)}; expected one of {sorted(must_fail)}"
-
-
+    assert_loses_points("lab04", exercise, fn, must_fail)
 
 
 # ================================================================================ messages
-def _message(cid, fn) -> str:
-    with pytest.raises(AssertionError) as info:
-        autograder.check(cid, fn)
-    return str(info.value)
-
-
 
 
 def test_messages_name_the_mistake():
-    assert "sums over the pixels" in _message("lab04.anomaly_scores.values", as_sum)
-    assert "wrong sign" in _message("lab04.anomaly_scores.values", as_negated)
-    assert "absolute" in _message("lab04.anomaly_scores.values", as_l1)
-    assert "in place" in _message("lab04.anomaly_scores.values", as_train_mode)
-    assert "1 - AUROC" in _message("lab04.auroc_per_digit.values", au_inverted_labels)
-    assert "same value" in _message("lab04.auroc_per_digit.values", au_all_normals)
-    assert "thresholded" in _message("lab04.auroc_per_digit.values", au_thresholded)
+    assert "sums over the pixels" in message("lab04.anomaly_scores.values", as_sum)
+    assert "wrong sign" in message("lab04.anomaly_scores.values", as_negated)
+    assert "absolute" in message("lab04.anomaly_scores.values", as_l1)
+    assert "in place" in message("lab04.anomaly_scores.values", as_train_mode)
+    assert "1 - AUROC" in message("lab04.auroc_per_digit.values", au_inverted_labels)
+    assert "same value" in message("lab04.auroc_per_digit.values", au_all_normals)
+    assert "thresholded" in message("lab04.auroc_per_digit.values", au_thresholded)
 
 
 # ============================================================================ quiet and fast
