@@ -186,7 +186,7 @@ def fit(
                 loss, extra = _split_loss(loss_fn(model, batch))
                 if not torch.isfinite(loss):
                     raise FloatingPointError(
-                        f"the training loss became {float(loss)} at epoch {len(history.epoch_loss) + 1}; "
+                        f"the training loss became {float(loss.detach())} at epoch {len(history.epoch_loss) + 1}; "
                         "lower lr or check the inputs' range"
                     )
                 opt.zero_grad(set_to_none=True)
