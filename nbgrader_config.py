@@ -29,8 +29,6 @@ c.Execute.allow_errors = True
 c.OverwriteCells.add_missing_cells = True
 # Feedback goes to students: hidden tests stay out of it (the cells' source and the tracebacks of
 # failed grade cells, which quote the failing hidden line).
-c.GenerateFeedback.preprocessors = [
-    "nbgrader.preprocessors.GetGrades",
-    "aelab.classroom.FeedbackWithoutHiddenTests",
-    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-]
+from aelab.classroom import FEEDBACK_PREPROCESSORS  # noqa: E402
+
+c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS

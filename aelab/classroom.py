@@ -337,6 +337,15 @@ def add_students(names, course_id: str, exchange: Path, log=print) -> None:
 
 
 # ============================================================================ feedback filter
+# The feedback pipeline of every config of the course (laptop, `aelab grade`, a shared class):
+# hidden tests stay out of what students get back.
+FEEDBACK_PREPROCESSORS = [
+    "nbgrader.preprocessors.GetGrades",
+    "aelab.classroom.FeedbackWithoutHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+
+
 def _feedback_preprocessor():
     """nbgrader's ClearHiddenTests, plus: the traceback of a grade cell whose hidden tests failed
     becomes one line (error and message), since a traceback quotes the failing hidden line."""

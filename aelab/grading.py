@@ -36,12 +36,8 @@ from pathlib import Path
 import nbformat
 
 from .build import ASSIGNMENTS, repo_root
+from .classroom import FEEDBACK_PREPROCESSORS
 
-FEEDBACK_PREPROCESSORS = [
-    "nbgrader.preprocessors.GetGrades",
-    "aelab.classroom.FeedbackWithoutHiddenTests",
-    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-]
 CHECK_CALL = re.compile(r"""autograder\.check\(\s*["']([\w.]+)["']""")
 # Code in a learner's own cells that reaches for the graders or patches libraries in place. The
 # release never mentions the autograder, so a submission that does is zeroed and flagged for review.

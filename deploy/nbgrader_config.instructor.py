@@ -23,8 +23,6 @@ c.Execute.allow_errors = True
 
 # Feedback goes to the exchange: hidden tests stay out of it, in the cells' source and in the
 # tracebacks of failed grade cells (which quote the failing line).
-c.GenerateFeedback.preprocessors = [
-    "nbgrader.preprocessors.GetGrades",
-    "aelab.classroom.FeedbackWithoutHiddenTests",
-    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-]
+from aelab.classroom import FEEDBACK_PREPROCESSORS  # noqa: E402
+
+c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS
