@@ -78,6 +78,20 @@ def test_same_seed_same_results_and_other_seed_differs(mnist, fast_run):
     assert other["methods"]["best_neg_elbo"]["auroc"][0] != fast_run["methods"]["best_neg_elbo"]["auroc"][0]
 
 
+def test_worker_processes_give_the_same_table(mnist, fast_run):
+    """Digits run side by side in two spawned processes: the same figures as one process."""
+    train, test = mnist
+    methods = ["seed003", "best_elbo_ctx", "iforest"]
+    lines: list[str] = []
+    parallel = bench.run_auroc_benchmark(digits=[1, 7], seeds=[0], fast=True, methods=methods, workers=2,
+                                         train_data=train, test_data=test, log=lines.append)
+    assert parallel["settings"]["workers"] == 2
+    for name in methods:
+        assert parallel["methods"][name]["auroc"] == fast_run["methods"][name]["auroc"], name
+        assert parallel["methods"][name]["auprc"] == fast_run["methods"][name]["auprc"], name
+    assert sorted(line.split()[1] for line in lines) == ["1", "7"]  # one progress line per job
+
+
 @pytest.mark.parametrize("digit", range(10))
 def test_held_out_digit_is_absent_from_training(mnist, digit):
     train, test = mnist
@@ -121,7 +135,7 @@ def test_cli_writes_json_and_figure(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setenv("AELAB_FAST", "1")
     out, fig = tmp_path / "r.json", tmp_path / "r.png"
-    code = main(["bench", "auroc", "--digits", "0", "1", "--methods", "pca", "iforest",
+    code = main(["bench", "auroc", "--digits", "0", "1", "--methods", "pca", "iforest", "--workers", "1",
                  "--quiet", "--json", str(out), "--figure", str(fig)])
     captured = capsys.readouterr()
     assert code == 0
@@ -141,13 +155,15 @@ def test_bad_arguments_are_refused(mnist):
         bench.run_auroc_benchmark(digits=[1], methods=["nope"], progress=False, train_data=train, test_data=test)
     with pytest.raises(ValueError, match="seeds"):
         bench.run_auroc_benchmark(digits=[1], seeds=[], progress=False, train_data=train, test_data=test)
+    with pytest.raises(ValueError, match="workers"):
+        bench.run_auroc_benchmark(digits=[1], workers=0, progress=False, train_data=train, test_data=test)
 
 
 def test_digit_vae_protocol_and_shapes(mnist):
     train, _ = mnist
     x = binarize(train.images[:5])
     assert x.shape == (5, 1, 28, 28) and set(torch.unique(x).tolist()) <= {0.0, 1.0}
-    model = DigitVAE(latent_dim=3)
+    model = DigitVAE(latent_dim=3, hidden=(32, 16))
     with torch.no_grad():
         q = model.encode(x)
         recon = model.decode(q.mean)
@@ -159,6 +175,8 @@ def test_digit_vae_protocol_and_shapes(mnist):
     assert loss.ndim == 0 and math.isfinite(float(loss.detach()))
     with pytest.raises(ValueError):
         DigitVAE(latent_dim=0)
+    with pytest.raises(ValueError, match="hidden"):
+        DigitVAE(hidden=(32,))
     with pytest.raises(ValueError):
         DigitVAE(beta=-1.0)
     with pytest.raises(ValueError):
