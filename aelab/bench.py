@@ -31,7 +31,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import torch
 
-__all__ = ["run_auroc_benchmark", "add_arguments", "run", "METHODS", "format_table"]
+__all__ = ["run_auroc_benchmark", "add_arguments", "run", "METHODS", "format_table", "format_auprc_table"]
 
 # method name -> (column label, description)
 METHODS: dict[str, tuple[str, str]] = {
@@ -414,6 +414,21 @@ def format_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def format_auprc_table(result: dict) -> str:
+    """The per-digit AUPRC table (means over seeds) as text; chance level is the anomaly share (0.1)."""
+    methods = list(result["methods"])
+    digits = result.get("digits", list(range(len(next(iter(result["methods"].values()))["auprc"]))))
+    labels = [METHODS.get(m, (m,))[0] for m in methods]
+    width = max(8, *(len(s) for s in labels))
+    lines = [f"AUPRC per held-out digit (data: {result['data_source']}, seeds: {result.get('seeds')})",
+             "digit " + " ".join(f"{s:>{width}}" for s in labels)]
+    for i, d in enumerate(digits):
+        lines.append(f"{d:>5} " + " ".join(f"{result['methods'][m]['auprc'][i]:>{width}.3f}" for m in methods))
+    means = [sum(result["methods"][m]["auprc"]) / len(digits) for m in methods]
+    lines.append(" mean " + " ".join(f"{v:>{width}.3f}" for v in means))
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------------------------------- CLI
 def _cpu_count() -> int:
     """CPU cores this process may run on (the CLI's default number of workers)."""
@@ -457,6 +472,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"aelab bench auroc: {exc}", file=sys.stderr)
         return 2
     print(format_table(result))
+    print()
+    print(format_auprc_table(result))
     print(f"data source: {result['data_source']} ({result['settings']['n_train']:,} train / "
           f"{result['settings']['n_test']:,} test digits); total {result['total_seconds']:.0f} s")
     print("training seconds per method (the best_* columns share one model): "

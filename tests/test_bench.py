@@ -65,6 +65,18 @@ def test_table_has_one_row_per_digit(fast_run):
     assert float(mean[1]) == pytest.approx(fast_run["methods"]["seed003"]["mean_auroc"], abs=5e-4)
 
 
+def test_auprc_table_has_one_row_per_digit(fast_run):
+    text = bench.format_auprc_table(fast_run)
+    rows = [line.split() for line in text.splitlines()]
+    digit_rows = [r for r in rows if r and r[0].isdigit()]
+    assert [r[0] for r in digit_rows] == ["1", "7"]
+    names = list(fast_run["methods"])
+    for r, i in zip(digit_rows, range(2)):
+        assert [float(v) for v in r[1:]] == pytest.approx([fast_run["methods"][m]["auprc"][i] for m in names], abs=5e-4)
+    mean = next(r for r in rows if r and r[0] == "mean")
+    assert float(mean[1]) == pytest.approx(fast_run["mean_auprc"][names[0]], abs=5e-4)
+
+
 def test_same_seed_same_results_and_other_seed_differs(mnist, fast_run):
     train, test = mnist
     # digit 1 alone, in a fresh run: each model is seeded on its own, so the figures match exactly
@@ -145,6 +157,7 @@ def test_cli_writes_json_and_figure(tmp_path, capsys, monkeypatch):
     assert result["settings"]["fast"] is True  # AELAB_FAST turned fast mode on
     assert fig.stat().st_size > 1000
     assert "mean" in captured.out and "data source: " in captured.out
+    assert "AUROC per held-out digit" in captured.out and "AUPRC per held-out digit" in captured.out
 
 
 def test_bad_arguments_are_refused(mnist):
