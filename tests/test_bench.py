@@ -217,3 +217,22 @@ def test_context_coder_is_near_the_entropy_of_random_pixels():
     bits = context_bits(noise)
     # 784 fair coin flips need 784 bits; an adaptive coder pays a learning cost on top, never less
     assert bool((bits > 784).all()) and bool((bits < 784 * 1.6).all())
+
+
+def test_full_size_timing_data_are_shifted_copies(mnist):
+    """bench/full_size_timing.py builds full-MNIST-sized data from the bundled digits, labelled as such."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "full_size_timing.py"
+    spec = importlib.util.spec_from_file_location("full_size_timing", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    train, _ = mnist
+    small = train.subset(slice(0, 50))
+    big = module.shifted_copies(small, 130, "train")
+    assert len(big) == 130 and big.split == "train"
+    assert big.source.startswith(small.source) and big.source != small.source  # never passed off as real
+    assert torch.equal(big.labels, small.labels.repeat(3)[:130])
+    assert torch.equal(big.images[:50], torch.roll(small.images, shifts=(-2, -2), dims=(1, 2)))
+    assert torch.equal(big.images[50:100], torch.roll(small.images, shifts=(-2, -1), dims=(1, 2)))
