@@ -48,7 +48,7 @@ _BEST = ("best_mse", "best_recon_prob", "best_neg_elbo", "best_elbo_png", "best_
 
 # Training budgets. The bundled data has 3,600 training digits per split (9 x 400); full MNIST has
 # ~54,000. Training is capped by optimiser steps so that full MNIST costs about the same time.
-BEST_CONFIG = dict(latent_dim=8, hidden=(512, 256), beta=1.0)
+BEST_CONFIG = dict(latent_dim=8, hidden=(512, 256), beta=1.0, max_shift=1)
 BEST_BATCH, BEST_LR, BEST_STEPS = 128, 1e-3, 2500  # 2,500 steps = 86 epochs of 3,600 digits
 SEED003_BATCH, SEED003_LR, SEED003_STEPS = 256, 1e-4, 300  # 300 steps = 20 epochs of 3,600
 N_SAMPLES = 16  # z samples for the reconstruction probability and the ELBO

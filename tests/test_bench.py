@@ -198,6 +198,31 @@ def test_digit_vae_protocol_and_shapes(mnist):
         model.encode(torch.zeros(2, 784))
 
 
+def test_digit_vae_shift_augmentation_only_in_training(mnist):
+    train, _ = mnist
+    x = binarize(train.images[:8])
+    model = DigitVAE(latent_dim=2, hidden=(16, 8), max_shift=2).train().requires_grad_(False)
+    torch.manual_seed(3)
+    shifted_loss = model.loss(x)["loss"]
+    torch.manual_seed(3)
+    dy, dx = torch.randint(-2, 3, (2,)).tolist()
+    assert (dy, dx) != (0, 0)  # seed 3 draws a real shift, so the check below can fail
+    model.max_shift = 0
+    assert float(model.loss(torch.roll(x, shifts=(dy, dx), dims=(2, 3)))["loss"]) == float(shifted_loss)
+    torch.manual_seed(3)
+    assert float(model.loss(x)["loss"]) != float(shifted_loss)
+    model.max_shift = 2
+    model.eval()  # scoring never shifts
+    torch.manual_seed(4)
+    in_eval = model.loss(x)["loss"]
+    model.max_shift = 0
+    torch.manual_seed(4)
+    assert float(model.loss(x)["loss"]) == float(in_eval)
+    for bad in (-1, 5, 1.5, True):
+        with pytest.raises(ValueError, match="max_shift"):
+            DigitVAE(max_shift=bad)
+
+
 @pytest.mark.parametrize("coder", [png_bits, context_bits])
 def test_complexity_grows_with_complexity(coder):
     blank = torch.zeros(1, 1, 28, 28)
