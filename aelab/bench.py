@@ -31,7 +31,8 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import torch
 
-__all__ = ["run_auroc_benchmark", "add_arguments", "run", "METHODS", "format_table", "format_auprc_table"]
+__all__ = ["run_auroc_benchmark", "add_arguments", "run", "METHODS", "format_table", "format_auprc_table",
+           "draw_figure"]
 
 # method name -> (column label, description)
 METHODS: dict[str, tuple[str, str]] = {
@@ -429,6 +430,26 @@ def format_auprc_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def draw_figure(result: dict, path: str | os.PathLike) -> None:
+    """Per-digit AUROC bars of every method in ``result`` (mean in the legend), saved to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from .plots import plot_digit_bars
+
+    digits = result["digits"]
+    fig = plot_digit_bars({METHODS[m][0]: v["auroc"] for m, v in result["methods"].items()},
+                          title=f"leave-one-digit-out AUROC ({result['data_source']}, seeds {result['seeds']})")
+    if digits != list(range(len(digits))):
+        fig.axes[0].set_xticklabels([str(d) for d in digits])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
 # ------------------------------------------------------------------------------------------- CLI
 def _cpu_count() -> int:
     """CPU cores this process may run on (the CLI's default number of workers)."""
@@ -483,18 +504,6 @@ def run(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.json}")
     if args.figure is not None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        from .plots import plot_digit_bars
-
-        digits = result["digits"]
-        fig = plot_digit_bars({METHODS[m][0]: v["auroc"] for m, v in result["methods"].items()},
-                              title=f"leave-one-digit-out AUROC ({result['data_source']}, "
-                              f"seeds {result['seeds']})")
-        if digits != list(range(len(digits))):
-            fig.axes[0].set_xticklabels([str(d) for d in digits])
-        args.figure.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(args.figure, dpi=120)
+        draw_figure(result, args.figure)
         print(f"wrote {args.figure}")
     return 0

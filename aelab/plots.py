@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -160,7 +162,8 @@ def plot_digit_bars(values: Mapping[str, Sequence[float]], *, ylabel: str = "AUR
     names = list(values)
     n_digits = len(next(iter(values.values())))
     width = 0.8 / len(names)
-    fig, ax = _figure(figsize=(max(7, n_digits * 0.9), 3.8))
+    legend_rows = math.ceil(len(names) / 4)
+    fig, ax = _figure(figsize=(max(7, n_digits * 0.9), 3.4 + 0.25 * legend_rows))
     x = np.arange(n_digits)
     for i, name in enumerate(names):
         v = np.asarray(values[name], dtype=float)
@@ -172,7 +175,9 @@ def plot_digit_bars(values: Mapping[str, Sequence[float]], *, ylabel: str = "AUR
     ax.set_xlabel("held-out digit")
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, 1.05)
-    ax.legend(fontsize="small", ncol=2)
+    # below the axes: inside, the legend would hide the bars of the middle digits
+    ax.legend(fontsize="small", ncol=min(4, len(names)), loc="upper center", bbox_to_anchor=(0.5, -0.2),
+              frameon=False)
     if title:
         ax.set_title(title)
     fig.tight_layout()

@@ -42,8 +42,12 @@ def test_loss_curves_digit_bars_latent_scatter():
     fig.canvas.draw()
     ticks = [t for t in fig.axes[0].get_xticks() if 1 <= t <= 3]
     assert ticks and all(float(t).is_integer() for t in ticks)  # no epoch 1.25
-    fig = aelab.plot_digit_bars({"vae": [0.9] * 10, "pca": [0.7] * 10})
-    assert len(fig.axes[0].patches) == 20
+    fig = aelab.plot_digit_bars({f"method {i}": [0.99] * 10 for i in range(8)})
+    assert len(fig.axes[0].patches) == 80
+    fig.canvas.draw()  # the legend sits below the axes, never over the bars
+    legend = fig.axes[0].get_legend().get_window_extent()
+    assert legend.y1 <= fig.axes[0].get_window_extent().y0
+    assert legend.y0 >= 0  # and inside the figure
     fig = aelab.plot_latent_scatter(torch.randn(30, 3), torch.arange(30) % 3, label_names=["a", "b", "c"])
     assert len(fig.axes[0].collections) == 3
 
