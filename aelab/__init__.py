@@ -78,6 +78,7 @@ _EXPORTS = {
     "DigitVAE": "best_vae",
     "binarize": "best_vae",
     "context_bits": "best_vae",
+    "shift_digits": "best_vae",
     "run_auroc_benchmark": "bench",
 }
 

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from ._validate import check_positive_int, tensor_arg
 
-__all__ = ["DigitVAE", "binarize", "png_bits", "context_bits", "LIKELIHOODS"]
+__all__ = ["DigitVAE", "binarize", "shift_digits", "png_bits", "context_bits", "LIKELIHOODS"]
 
 LIKELIHOODS = ("bernoulli",)
 
@@ -108,6 +108,28 @@ def context_bits(x) -> torch.Tensor:
     return torch.from_numpy(total)
 
 
+def shift_digits(x: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Move each image by its own random (dy, dx) in -max_shift..max_shift pixels, filling with 0.
+
+    (N, C, H, W) -> (N, C, H, W). Offsets come from ``generator`` (torch's global generator when
+    None), so a seeded run is reproducible. MNIST digits have blank borders, so a shift of one or
+    two pixels loses no ink.
+    """
+    t = tensor_arg(x, "x", ndims=(4,))
+    if isinstance(max_shift, bool) or not isinstance(max_shift, int) or max_shift < 0:
+        raise ValueError(f"max_shift must be a non-negative int (pixels), got {max_shift!r}")
+    if max_shift == 0:
+        return t
+    n, _, h, w = t.shape
+    offsets = torch.randint(-max_shift, max_shift + 1, (n, 2), generator=generator).to(t.device)
+    padded = F.pad(t, (max_shift, max_shift, max_shift, max_shift))
+    rows = torch.arange(h, device=t.device) + max_shift - offsets[:, :1]  # (N, H): out[i] = x[i - dy]
+    cols = torch.arange(w, device=t.device) + max_shift - offsets[:, 1:]  # (N, W)
+    batch = torch.arange(n, device=t.device)[:, None, None]
+    out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # (N, H, W, C)
+    return out.permute(0, 3, 1, 2).contiguous()
+
+
 class DigitVAE(nn.Module):
     """Fully connected VAE with a Bernoulli decoder for binarised 28x28 digits.
 
@@ -125,10 +147,10 @@ class DigitVAE(nn.Module):
         hidden: the two hidden widths (h1, h2).
         beta: weight of the KL term in :meth:`loss` (1.0 = the ELBO).
         likelihood: ``"bernoulli"`` (pixels must be 0/1 or in [0, 1]).
-        max_shift: in training mode, :meth:`loss` first moves the whole batch by (dy, dx) pixels
-            drawn from -max_shift..max_shift with torch's global generator (seeded by
-            ``aelab.fit``): data augmentation that lowers the -ELBO of held-out normal digits.
-            0 turns it off; scoring (eval mode) never shifts.
+        max_shift: in training mode, :meth:`loss` first moves every digit of the batch by its own
+            (dy, dx) pixels drawn from -max_shift..max_shift (:func:`shift_digits`, torch's global
+            generator, seeded by ``aelab.fit``): data augmentation that lowers the -ELBO of held-out
+            normal digits. 0 turns it off; scoring (eval mode) never shifts.
     """
 
     def __init__(
@@ -212,8 +234,7 @@ class DigitVAE(nn.Module):
         two parts per epoch).
         """
         if self.training and self.max_shift:
-            dy, dx = torch.randint(-self.max_shift, self.max_shift + 1, (2,)).tolist()
-            x = torch.roll(self._check_input(x), shifts=(dy, dx), dims=(2, 3))  # MNIST borders are blank
+            x = shift_digits(self._check_input(x), self.max_shift)
         logits, mu, log_var = self(x)
         recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
         kl = (-0.5 * (1 + log_var - mu**2 - log_var.exp())).sum(1).mean()

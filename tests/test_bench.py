@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from aelab import bench
-from aelab.best_vae import DigitVAE, binarize, context_bits, png_bits
+from aelab.best_vae import DigitVAE, binarize, context_bits, png_bits, shift_digits
 from aelab.data import leave_one_digit_split, load_mnist
 from aelab.metrics import auprc, auroc
 
@@ -205,10 +205,11 @@ def test_digit_vae_shift_augmentation_only_in_training(mnist):
     torch.manual_seed(3)
     shifted_loss = model.loss(x)["loss"]
     torch.manual_seed(3)
-    dy, dx = torch.randint(-2, 3, (2,)).tolist()
-    assert (dy, dx) != (0, 0)  # seed 3 draws a real shift, so the check below can fail
+    offsets = torch.randint(-2, 3, (8, 2))
+    assert len({tuple(o) for o in offsets.tolist()}) > 1  # each digit its own shift, so the check can fail
+    by_hand = torch.cat([torch.roll(x[i : i + 1], shifts=tuple(o), dims=(2, 3)) for i, o in enumerate(offsets.tolist())])
     model.max_shift = 0
-    assert float(model.loss(torch.roll(x, shifts=(dy, dx), dims=(2, 3)))["loss"]) == float(shifted_loss)
+    assert float(model.loss(by_hand)["loss"]) == float(shifted_loss)
     torch.manual_seed(3)
     assert float(model.loss(x)["loss"]) != float(shifted_loss)
     model.max_shift = 2
@@ -221,6 +222,26 @@ def test_digit_vae_shift_augmentation_only_in_training(mnist):
     for bad in (-1, 5, 1.5, True):
         with pytest.raises(ValueError, match="max_shift"):
             DigitVAE(max_shift=bad)
+
+
+def test_shift_digits_moves_each_image_and_fills_with_zeros():
+    x = torch.zeros(40, 1, 28, 28)
+    x[:, 0, 0, 0] = 1.0  # a corner pixel: a shift up or left must drop it, not wrap it round
+    x[:, 0, 14, 14] = 1.0
+    out = shift_digits(x, 2, torch.Generator().manual_seed(1))
+    offsets = torch.randint(-2, 3, (40, 2), generator=torch.Generator().manual_seed(1))
+    for img, (dy, dx) in zip(out, offsets.tolist()):
+        expected = torch.zeros(28, 28)
+        expected[14 + dy, 14 + dx] = 1.0
+        if dy >= 0 and dx >= 0:
+            expected[dy, dx] = 1.0
+        assert torch.equal(img[0], expected)
+    assert torch.equal(shift_digits(x, 0), x)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="max_shift"):
+            shift_digits(x, bad)
+    with pytest.raises(ValueError, match="x"):
+        shift_digits(torch.zeros(28, 28), 1)
 
 
 @pytest.mark.parametrize("coder", [png_bits, context_bits])
