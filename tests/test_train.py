@@ -59,6 +59,22 @@ def test_gradient_clipping_bounds_the_update():
     assert float(step.norm()) <= 0.5 + 1e-5
 
 
+def test_fused_adam_takes_the_same_steps_as_plain_adam():
+    """fused=True is a faster kernel for the same update: the weights agree to rounding, not exactly."""
+    data = _low_rank_data(n=128)
+    weights = {}
+    for fused in (False, True):
+        torch.manual_seed(0)
+        model = aelab.DeepAutoEncoder(20, 4)
+        aelab.fit(model, data, epochs=5, batch_size=32, lr=1e-2, loss_fn=_mse_loss, fused=fused, progress=False)
+        weights[fused] = torch.cat([p.detach().flatten() for p in model.parameters()])
+    torch.manual_seed(0)
+    start = torch.cat([p.detach().flatten() for p in aelab.DeepAutoEncoder(20, 4).parameters()])
+    moved = float((weights[False] - start).abs().max())
+    assert moved > 1e-2  # training moved the weights...
+    assert torch.allclose(weights[True], weights[False], atol=1e-4 * moved, rtol=0)  # ...the same way
+
+
 def test_fit_stops_on_a_non_finite_loss():
     model = nn.Linear(2, 2)
     with pytest.raises(FloatingPointError, match="loss"):
@@ -96,6 +112,8 @@ def test_fit_or_load_trains_once(tmp_path):
         (dict(epochs=1, batch_size=0), ValueError, "batch_size"),
         (dict(epochs=1, optimizer="lbfgs"), ValueError, "optimizer"),
         (dict(epochs=1, lr=-1), ValueError, "lr"),
+        (dict(epochs=1, fused=1), TypeError, "fused"),
+        (dict(epochs=1, fused=True, optimizer="sgd"), ValueError, "fused"),
         (dict(epochs=1, data=torch.ones(4, 2, dtype=torch.long)), TypeError, "data"),
         (dict(epochs=1, data=torch.tensor([[1.0, float("nan")]])), ValueError, "data.*NaN"),
     ],
