@@ -59,9 +59,17 @@ def test_gradient_clipping_bounds_the_update():
     assert float(step.norm()) <= 0.5 + 1e-5
 
 
-def test_fused_adam_takes_the_same_steps_as_plain_adam():
+def test_fused_adam_takes_the_same_steps_as_plain_adam(monkeypatch):
     """fused=True is a faster kernel for the same update: the weights agree to rounding, not exactly."""
     data = _low_rank_data(n=128)
+    built = []
+
+    class SpyAdam(torch.optim.Adam):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append(bool(self.defaults.get("fused")))
+
+    monkeypatch.setattr(torch.optim, "Adam", SpyAdam)
     weights = {}
     for fused in (False, True):
         torch.manual_seed(0)
@@ -73,6 +81,7 @@ def test_fused_adam_takes_the_same_steps_as_plain_adam():
     moved = float((weights[False] - start).abs().max())
     assert moved > 1e-2  # training moved the weights...
     assert torch.allclose(weights[True], weights[False], atol=1e-4 * moved, rtol=0)  # ...the same way
+    assert built == [False, True]  # and fused=True did reach the optimiser
 
 
 def test_fit_stops_on_a_non_finite_loss():
