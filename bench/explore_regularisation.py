@@ -39,6 +39,7 @@ p.add_argument("--shift", type=int, default=1)
 p.add_argument("--split-seed", type=int, default=None)
 p.add_argument("--seed", type=int, default=0)
 p.add_argument("--ensemble", type=int, default=1, help="models per digit (seeds seed, seed+1, ...); score = -log of their mixture")
+p.add_argument("--ema", type=float, default=0.0, help="score with an exponential moving average of the weights (decay)")
 p.add_argument("--tag", default="x")
 a = p.parse_args()
 
@@ -49,6 +50,12 @@ class ExploreVAE(DigitVAE):
     def loss(self, x):
         if not self.training:
             return super().loss(x)
+        if a.ema:  # fold the weights of the previous step into the average
+            with torch.no_grad():
+                if not hasattr(self, "_ema"):
+                    self._ema = [p.detach().clone() for p in self.parameters()]
+                else:
+                    torch._foreach_lerp_(self._ema, [p.detach() for p in self.parameters()], 1 - a.ema)
         if self.max_shift:
             x = shift_digits(x, self.max_shift)
         if a.binarize == "dynamic":
@@ -91,6 +98,10 @@ for d in a.digits:
         m = ExploreVAE(latent_dim=a.latent, hidden=tuple(a.hidden), max_shift=a.shift)
         fit(m, x, epochs=epochs, batch_size=a.batch, lr=a.lr, seed=seed, progress=False,
             optimizer="adamw" if a.wd else "adam", weight_decay=a.wd, fused=True)
+        if a.ema:
+            with torch.no_grad():
+                for p_, e in zip(m.parameters(), m._ema):
+                    p_.copy_(e)
         m.eval()
         nes.append(negative_elbo(m, xte, n_samples=16, seed=seed).double())  # nats
     t1 = time.perf_counter() - t0

@@ -84,6 +84,25 @@ def test_fused_adam_takes_the_same_steps_as_plain_adam(monkeypatch):
     assert built == [False, True]  # and fused=True did reach the optimiser
 
 
+def test_ema_decay_leaves_the_moving_average_of_the_weights():
+    """Full-batch steps are deterministic, so runs of 1, 2, 3 epochs give the weights after each step."""
+    data = _low_rank_data(n=64)
+
+    def trained(epochs, **kw):
+        torch.manual_seed(0)
+        model = aelab.DeepAutoEncoder(20, 4)
+        aelab.fit(model, data, epochs=epochs, batch_size=64, lr=1e-2, loss_fn=_mse_loss, progress=False, **kw)
+        return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    w1, w2, w3 = trained(1), trained(2), trained(3)
+    d = 0.6
+    expected = d * (d * w1 + (1 - d) * w2) + (1 - d) * w3  # the first step starts the average
+    got = trained(3, ema_decay=d)
+    assert float((w3 - w1).abs().max()) > 1e-3  # the steps did move the weights
+    assert torch.allclose(got, expected, atol=1e-6, rtol=0)
+    assert not torch.allclose(got, w3, atol=1e-4, rtol=0)
+
+
 def test_fit_stops_on_a_non_finite_loss():
     model = nn.Linear(2, 2)
     with pytest.raises(FloatingPointError, match="loss"):
@@ -122,6 +141,8 @@ def test_fit_or_load_trains_once(tmp_path):
         (dict(epochs=1, optimizer="lbfgs"), ValueError, "optimizer"),
         (dict(epochs=1, lr=-1), ValueError, "lr"),
         (dict(epochs=1, fused=1), TypeError, "fused"),
+        (dict(epochs=1, ema_decay=1.0), ValueError, "ema_decay"),
+        (dict(epochs=1, ema_decay=True), ValueError, "ema_decay"),
         (dict(epochs=1, fused=True, optimizer="sgd"), ValueError, "fused"),
         (dict(epochs=1, data=torch.ones(4, 2, dtype=torch.long)), TypeError, "data"),
         (dict(epochs=1, data=torch.tensor([[1.0, float("nan")]])), ValueError, "data.*NaN"),
