@@ -236,7 +236,8 @@ def fit(
     if averaged is not None and averaged.n_averaged.item() > 0:
         with torch.no_grad():
             for target, source in zip(model.state_dict().values(), averaged.module.state_dict().values()):
-                target.copy_(source)
+                if target.is_floating_point():  # counters such as BatchNorm's num_batches_tracked stay
+                    target.copy_(source)
     history.seconds = time.perf_counter() - start
     model.eval()
     return history

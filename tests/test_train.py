@@ -103,6 +103,14 @@ def test_ema_decay_leaves_the_moving_average_of_the_weights():
     assert not torch.allclose(got, w3, atol=1e-4, rtol=0)
 
 
+def test_ema_decay_keeps_batchnorm_counters():
+    """Running statistics are averaged like weights; an integer step counter is not averaged."""
+    model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+    aelab.fit(model, torch.randn(64, 4, generator=torch.Generator().manual_seed(0)), epochs=3, batch_size=16,
+              ema_decay=0.9, loss_fn=lambda m, b: m(b).pow(2).mean(), progress=False)
+    assert int(model[1].num_batches_tracked) == 12
+
+
 def test_fit_stops_on_a_non_finite_loss():
     model = nn.Linear(2, 2)
     with pytest.raises(FloatingPointError, match="loss"):
