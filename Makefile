@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: the course needs Python 3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[course,test]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (aelab)" >/dev/null
 	touch $(STAMP)
 
@@ -46,7 +46,7 @@ lab: install
 	$(BIN)/aelab lab
 
 bench: install
-	$(BIN)/aelab bench auroc
+	$(BIN)/python bench/auroc.py
 
 # A class on one machine (root): an environment every user can run, see deploy/README.md.
 class-env: install

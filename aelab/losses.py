@@ -24,9 +24,7 @@ def _pair(mu, other, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     mu = tensor_arg(mu, "mu", ndims=(1, 2))
     other = tensor_arg(other, name, ndims=(1, 2))
     if mu.shape != other.shape:
-        raise ValueError(
-            f"mu and {name} must have the same shape, got {tuple(mu.shape)} and {tuple(other.shape)}"
-        )
+        raise ValueError(f"mu and {name} must have the same shape, got {tuple(mu.shape)} and {tuple(other.shape)}")
     return mu, other
 
 
@@ -78,9 +76,7 @@ def reconstruction_loss(x_hat, x, kind: str = "mse", reduction: str = "mean") ->
     x_hat = tensor_arg(x_hat, "x_hat", ndims=range(1, 6))
     x = tensor_arg(x, "x", ndims=range(1, 6))
     if x_hat.shape != x.shape:
-        raise ValueError(
-            f"x_hat and x must have the same shape, got {tuple(x_hat.shape)} and {tuple(x.shape)}"
-        )
+        raise ValueError(f"x_hat and x must have the same shape, got {tuple(x_hat.shape)} and {tuple(x.shape)}")
     if kind == "mse":
         per = F.mse_loss(x_hat, x, reduction="none")
     elif kind == "l1":

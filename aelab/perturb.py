@@ -44,10 +44,7 @@ class Perturbed:
 
 def _to_nhwc(x: torch.Tensor, name: str) -> tuple[np.ndarray, tuple[int, ...]]:
     shape = tuple(x.shape)
-    if x.dim() == 1 or (x.dim() == 2 and shape == (28, 28)):
-        n = 1
-    else:
-        n = shape[0]
+    n = 1 if x.dim() == 1 or (x.dim() == 2 and shape == (28, 28)) else shape[0]
     if x.numel() != n * 784:
         raise ValueError(
             f"{name} must hold 28x28 digits shaped (784,), (28, 28), (N, 784), (N, 28, 28), "
@@ -84,8 +81,11 @@ def mask_noise(
     check_choice(mask_type, "mask_type", ("normal", "uniform", "zero"))
     check_positive_int(n_masks, "n_masks")
     check_positive_int(seed, "seed", minimum=0)
-    if (not isinstance(mask_size, (tuple, list)) or len(mask_size) != 2
-            or not all(isinstance(s, (int, np.integer)) and 1 <= s < 28 for s in mask_size)):
+    if (
+        not isinstance(mask_size, (tuple, list))
+        or len(mask_size) != 2
+        or not all(isinstance(s, (int, np.integer)) and 1 <= s < 28 for s in mask_size)
+    ):
         raise ValueError(f"mask_size must be a pair of ints in 1..27, got {mask_size!r}")
     nhwc, shape = _to_nhwc(t, "x")
     if clip_rng is None:
@@ -98,8 +98,13 @@ def mask_noise(
         out, masks = [], []
         for img in nhwc:
             xm, m = apply_mask(
-                img[None], mask_size=tuple(int(s) for s in mask_size), n_masks=n_masks, channels=[0],
-                mask_type=mask_type, noise_distr=tuple(noise_distr), noise_rng=tuple(noise_rng),
+                img[None],
+                mask_size=tuple(int(s) for s in mask_size),
+                n_masks=n_masks,
+                channels=[0],
+                mask_type=mask_type,
+                noise_distr=tuple(noise_distr),
+                noise_rng=tuple(noise_rng),
                 clip_rng=tuple(clip_rng),
             )
             # pixels inside a patch: the mask is 0 there for "zero", non-zero noise otherwise
@@ -119,4 +124,3 @@ def mask_noise(
     if not isinstance(x, torch.Tensor):
         images = images.numpy()
     return Perturbed(images, mask)
-

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import math
-
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -60,8 +59,13 @@ def plot_reconstructions(x, x_recon, n: int = 10):
     return plot_image_pairs(x, x_recon, n=n, titles=("input", "reconstruction"))
 
 
-def plot_loss_curves(curves: Mapping[str, Sequence[float]] | Sequence[float], *, xlabel: str = "epoch",
-                     log: bool = False, title: str | None = None):
+def plot_loss_curves(
+    curves: Mapping[str, Sequence[float]] | Sequence[float],
+    *,
+    xlabel: str = "epoch",
+    log: bool = False,
+    title: str | None = None,
+):
     """Loss per epoch; ``curves`` is one sequence or ``{name: sequence}``."""
     if not isinstance(curves, Mapping):
         curves = {"training loss": curves}
@@ -85,14 +89,20 @@ def plot_loss_curves(curves: Mapping[str, Sequence[float]] | Sequence[float], *,
     return fig
 
 
-def plot_score_histogram(scores: Mapping[str, object], threshold: float | None = None, *, bins: int = 50,
-                         xlabel: str = "anomaly score", title: str | None = None, log: bool = False):
+def plot_score_histogram(
+    scores: Mapping[str, object],
+    threshold: float | None = None,
+    *,
+    bins: int = 50,
+    xlabel: str = "anomaly score",
+    title: str | None = None,
+    log: bool = False,
+):
     """Overlaid histograms of ``{name: (N,) scores}`` with a vertical threshold line."""
     if not isinstance(scores, Mapping) or not scores:
         raise ValueError("scores must be a non-empty mapping {name: (N,) scores}")
     fig, ax = _figure(figsize=(7, 3.8))
-    arrays = {k: tensor_arg(v, f"scores[{k!r}]", ndims=(1,)).detach().cpu().double().numpy()
-              for k, v in scores.items()}
+    arrays = {k: tensor_arg(v, f"scores[{k!r}]", ndims=(1,)).detach().cpu().double().numpy() for k, v in scores.items()}
     lo = min(a.min() for a in arrays.values())
     hi = max(a.max() for a in arrays.values())
     if threshold is not None:
@@ -154,8 +164,13 @@ def plot_latent_scatter(z, labels=None, *, label_names: Sequence[str] | None = N
     return fig
 
 
-def plot_digit_bars(values: Mapping[str, Sequence[float]], *, ylabel: str = "AUROC",
-                    reference: float | None = 0.5, title: str | None = None):
+def plot_digit_bars(
+    values: Mapping[str, Sequence[float]],
+    *,
+    ylabel: str = "AUROC",
+    reference: float | None = 0.5,
+    title: str | None = None,
+):
     """Grouped bars per held-out digit: ``{method: [value for digit 0..9]}``."""
     if not isinstance(values, Mapping) or not values:
         raise ValueError("values must be a non-empty mapping {method: per-digit values}")
@@ -176,8 +191,7 @@ def plot_digit_bars(values: Mapping[str, Sequence[float]], *, ylabel: str = "AUR
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, 1.05)
     # below the axes: inside, the legend would hide the bars of the middle digits
-    ax.legend(fontsize="small", ncol=min(4, len(names)), loc="upper center", bbox_to_anchor=(0.5, -0.2),
-              frameon=False)
+    ax.legend(fontsize="small", ncol=min(4, len(names)), loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
     if title:
         ax.set_title(title)
     fig.tight_layout()

@@ -7,8 +7,10 @@ them to use them as scores.
 
 from __future__ import annotations
 
+import io
 import math
 
+import numpy as np
 import torch
 
 from ._validate import check_fraction, check_positive_int, tensor_arg
@@ -23,6 +25,8 @@ __all__ = [
     "reconstruction_probability",
     "negative_elbo",
     "latent_log_density",
+    "png_bits",
+    "context_bits",
 ]
 
 
@@ -117,16 +121,16 @@ def model_reconstruction_error(model, x, kind: str = "mse", batch_size: int = 10
         dev = _model_device(model)
         model.eval()
         return torch.cat(
-            [-model.log_likelihood(b.to(dev), model.decode(model.encode(b.to(dev)).mean)).cpu()
-             for b in _batches(x, batch_size)]
+            [
+                -model.log_likelihood(b.to(dev), model.decode(model.encode(b.to(dev)).mean)).cpu()
+                for b in _batches(x, batch_size)
+            ]
         )
     return reconstruction_error(x, reconstruct(model, x, batch_size), kind=kind)
 
 
 @torch.no_grad()
-def reconstruction_probability(
-    model, x, n_samples: int = 16, batch_size: int = 512, seed: int = 0
-) -> torch.Tensor:
+def reconstruction_probability(model, x, n_samples: int = 16, batch_size: int = 512, seed: int = 0) -> torch.Tensor:
     """An & Cho (2015): log of the average likelihood of x under ``n_samples`` decoded z ~ q(z|x).
 
     log (1/L) Σ_l p(x | decode(z_l)), computed stably with logsumexp. Higher = more normal; use
@@ -201,3 +205,68 @@ def latent_log_density(z, mu, log_sigma) -> torch.Tensor:
         raise ValueError(f"z must have shape {tuple(mu.shape)} or ({mu.shape[-1]},), got {tuple(z.shape)}")
     var_term = ((z - mu) / torch.exp(log_sigma)) ** 2
     return (-0.5 * var_term - log_sigma - 0.5 * math.log(2 * math.pi)).sum(-1)
+
+
+# ------------------------------------------------ input complexity (Serrà et al. 2020)
+def png_bits(x) -> torch.Tensor:
+    """Bits of each binary image saved as a 1-bit PNG (the complexity L(x) of Serrà et al. 2020).
+
+    Args:
+        x: (N, 1, 28, 28) or (N, 28, 28) tensor of 0/1 pixels (from :func:`binarize`).
+    Returns:
+        (N,) float64 tensor: 8 x the PNG file's length in bytes (the constant header included; it
+        shifts every score by the same amount and so does not change a ranking).
+    """
+    from PIL import Image
+
+    t = tensor_arg(x, "x", floating=False, ndims=(3, 4))
+    arr = t.detach().cpu().reshape(t.shape[0], t.shape[-2], t.shape[-1]).numpy()
+    if not np.isin(arr, (0, 1)).all():
+        raise ValueError("x must hold binary pixels (0 or 1); binarize the digits first")
+    out = np.empty(arr.shape[0], dtype=np.float64)
+    for i, img in enumerate(arr.astype(bool)):
+        buf = io.BytesIO()
+        Image.fromarray(img).convert("1").save(buf, format="PNG", optimize=True)
+        out[i] = 8.0 * buf.getbuffer().nbytes
+    return torch.from_numpy(out)
+
+
+# JBIG's 10-pixel causal template (row offset, column offset) around the pixel being coded.
+_TEMPLATE = ((-2, -1), (-2, 0), (-2, 1), (-1, -2), (-1, -1), (-1, 0), (-1, 1), (-1, 2), (0, -2), (0, -1))
+
+
+def context_bits(x) -> torch.Tensor:
+    """Code length in bits of each binary image under an adaptive context coder (as JBIG does).
+
+    A generic lossless compressor for bilevel images, used as the complexity L(x) of Serrà et al.
+    (2020): pixels are coded in raster order, each with the probability that a Krichevsky-Trofimov
+    estimator gives for its 10-pixel causal context, counts starting from zero in every image.
+    Unlike a PNG file's length it has no byte granularity and no container overhead, so its
+    variation across digits reflects their complexity. Nothing is learned from any data set.
+
+    Args:
+        x: (N, 1, 28, 28) or (N, 28, 28) tensor of 0/1 pixels (from :func:`binarize`).
+    Returns:
+        (N,) float64 tensor of ideal code lengths in bits.
+    """
+    t = tensor_arg(x, "x", floating=False, ndims=(3, 4))
+    arr = t.detach().cpu().reshape(t.shape[0], t.shape[-2], t.shape[-1]).numpy()
+    if not np.isin(arr, (0, 1)).all():
+        raise ValueError("x must hold binary pixels (0 or 1); binarize the digits first")
+    n, h, w = arr.shape
+    pad = np.zeros((n, h + 2, w + 4), dtype=np.int64)
+    pad[:, 2:, 2:-2] = arr
+    ctx = np.zeros((n, h, w), dtype=np.int64)
+    for k, (dr, dc) in enumerate(_TEMPLATE):
+        ctx |= pad[:, 2 + dr : 2 + dr + h, 2 + dc : 2 + dc + w] << k
+    ctx = ctx.reshape(n, -1)
+    bits_in = arr.reshape(n, -1).astype(np.int64)
+    counts = np.zeros((n, 1 << len(_TEMPLATE), 2), dtype=np.float64)
+    rows = np.arange(n)
+    total = np.zeros(n, dtype=np.float64)
+    for j in range(h * w):
+        c, b = ctx[:, j], bits_in[:, j]
+        cnt = counts[rows, c]  # (n, 2)
+        total -= np.log2((cnt[rows, b] + 0.5) / (cnt.sum(1) + 1.0))
+        counts[rows, c, b] += 1.0
+    return torch.from_numpy(total)

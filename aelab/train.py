@@ -8,63 +8,18 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
-import numpy as np
 import torch
 import torch.nn as nn
 
 from ._validate import check_choice, check_positive_int, tensor_arg
+from .env import get_device, seed_everything
 
-__all__ = [
-    "seed_everything",
-    "get_device",
-    "fast_mode",
-    "History",
-    "fit",
-    "fit_or_load",
-    "default_loss",
-    "checkpoint_dir",
-]
-
-
-def seed_everything(seed: int = 0) -> torch.Generator:
-    """Seed Python, NumPy and PyTorch; return a ``torch.Generator`` seeded the same way."""
-    check_positive_int(seed, "seed", minimum=0)
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
-
-
-def get_device(device: str | torch.device | None = None) -> torch.device:
-    """``device`` if given, else CUDA when available, else the CPU."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} was asked for, but CUDA is not available here")
-    return dev
-
-
-def fast_mode() -> bool:
-    """True when ``$AELAB_FAST`` is set, or during nbgrader's autograde/validate runs."""
-    flag = os.environ.get("AELAB_FAST", "").strip().lower()
-    if flag in ("0", "false", "no"):
-        return False
-    if flag:
-        return True
-    return os.environ.get("NBGRADER_EXECUTION", "") in ("autograde", "validate")
-
-
-def checkpoint_dir() -> Path:
-    """Folder for checkpoints: ``$AELAB_CHECKPOINTS`` or ``~/.cache/aelab/checkpoints``."""
-    env = os.environ.get("AELAB_CHECKPOINTS")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "aelab" / "checkpoints"
+__all__ = ["History", "fit", "fit_or_load", "default_loss"]
 
 
 @dataclass
@@ -87,7 +42,7 @@ class History:
         return json.dumps(asdict(self))
 
     @classmethod
-    def from_json(cls, text: str) -> "History":
+    def from_json(cls, text: str) -> History:
         return cls(**json.loads(text))
 
 
@@ -98,9 +53,7 @@ def default_loss(model: nn.Module, batch: torch.Tensor):
     out = model(batch)
     if hasattr(out, "loss"):
         return out
-    raise TypeError(
-        f"loss_fn is needed: {type(model).__name__} has no .loss method and its output has no .loss"
-    )
+    raise TypeError(f"loss_fn is needed: {type(model).__name__} has no .loss method and its output has no .loss")
 
 
 def _split_loss(result) -> tuple[torch.Tensor, dict[str, float]]:

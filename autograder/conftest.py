@@ -11,8 +11,7 @@ import pytest
 
 
 def pytest_addoption(parser):
-    parser.addoption("--submission", action="append", default=[],
-                     help="a learner's notebook to grade (repeatable)")
+    parser.addoption("--submission", action="append", default=[], help="a learner's notebook to grade (repeatable)")
     parser.addoption("--cell-timeout", type=int, default=60, help="seconds a solution cell may run")
 
 

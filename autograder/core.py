@@ -18,12 +18,14 @@ import importlib
 import io
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+
+from aelab.course import registry
 
 __all__ = ["grader", "check", "Check", "all_checks", "check_ids", "failed_checks", "GradingError", "LABS"]
 
-LABS = ("lab01", "lab02", "lab03", "lab04")
+LABS = registry.labs()
 
 
 class GradingError(AssertionError):
@@ -56,7 +58,7 @@ def grader(exercise: str, name: str | None = None):
     def decorate(func: Callable) -> Callable:
         module = sys.modules[func.__module__]
         lab = func.__module__.rsplit(".", 1)[-1]
-        check_name = name or func.__name__.removeprefix("check_")
+        check_name = name or func.__name__.removeprefix("check_").removeprefix(f"{exercise}_")
         check_id = f"{lab}.{exercise}.{check_name}"
         registry = module.__dict__.setdefault("CHECKS", {})
         if check_id in registry:
@@ -132,8 +134,12 @@ def check(check_id: str, fn) -> None:
         )
     message = None
     sink = io.StringIO()
-    with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), \
-            _one_torch_thread():
+    with (
+        warnings.catch_warnings(),
+        contextlib.redirect_stdout(sink),
+        contextlib.redirect_stderr(sink),
+        _one_torch_thread(),
+    ):
         warnings.simplefilter("ignore")
         try:
             entry.func(fn)

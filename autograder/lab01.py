@@ -75,7 +75,7 @@ def _bce_cases():
     gen = torch.Generator().manual_seed(11)
     cases = []
     for shape in [(6, 5), (4, 1, 3, 3)]:
-        x_hat = (torch.rand(shape, generator=gen) * 0.9 + 0.05)
+        x_hat = torch.rand(shape, generator=gen) * 0.9 + 0.05
         x = (torch.rand(shape, generator=gen) > 0.5).float()
         cases.append((x, x_hat))
     x_hat = torch.rand((5, 4), generator=gen) * 0.9 + 0.05
@@ -86,7 +86,7 @@ def _bce_cases():
 
 # ------------------------------------------------------------------------ reconstruction_error
 @grader("reconstruction_error")
-def check_shape(fn):
+def check_reconstruction_error_shape(fn):
     """reconstruction_error returns one value per sample, shape (N,), for 2-D and 4-D batches and N = 1."""
     for kind in ("mse", "l1"):
         for i, shape in enumerate([(7, 5), (6, 1, 4, 3), (1, 5), (3, 2, 8)]):
@@ -95,7 +95,7 @@ def check_shape(fn):
 
 
 @grader("reconstruction_error")
-def check_mse(fn):
+def check_reconstruction_error_mse(fn):
     """reconstruction_error(kind="mse") is the mean squared error of each sample (also the default kind)."""
     cases = [_pair((8, 6), 1), _pair((5, 2, 3, 3), 2), _pair((4, 7), 3, dtype=torch.float64), _pair((1, 9), 4)]
     _compare(fn, "mse", cases)
@@ -103,20 +103,20 @@ def check_mse(fn):
 
 
 @grader("reconstruction_error")
-def check_l1(fn):
+def check_reconstruction_error_l1(fn):
     """reconstruction_error(kind="l1") is the mean absolute error of each sample."""
     cases = [_pair((8, 6), 5), _pair((5, 2, 3, 3), 6), _pair((4, 7), 7, dtype=torch.float64), _pair((1, 9), 8)]
     _compare(fn, "l1", cases)
 
 
 @grader("reconstruction_error")
-def check_bce(fn):
+def check_reconstruction_error_bce(fn):
     """reconstruction_error(kind="bce") is the mean binary cross-entropy of each sample (targets x, probabilities x_hat)."""
     _compare(fn, "bce", _bce_cases())
 
 
 @grader("reconstruction_error")
-def check_unknown_kind(fn):
+def check_reconstruction_error_unknown_kind(fn):
     """reconstruction_error raises ValueError for a kind other than "mse", "l1" and "bce"."""
     x, x_hat = _pair((4, 3), 9)
     for kind in ("huber", "MSE", ""):
@@ -148,7 +148,7 @@ def _norm_hint(got, errors, lo, hi) -> str:
 
 
 @grader("normalized_scores")
-def check_values(fn):
+def check_normalized_scores_values(fn):
     """normalized_scores matches (errors - min_err) / (max_err - min_err) on fixed errors."""
     gen = torch.Generator().manual_seed(21)
     errors = torch.rand(9, generator=gen) * 3.0 + 0.05
@@ -156,39 +156,50 @@ def check_values(fn):
         got = _scores(fn, errors, lo, hi, f"with min_err={lo}, max_err={hi}")
         want = ref.normalized_scores(errors, lo, hi).numpy()
         if not close(got, want, rtol=RTOL, atol=ATOL):
-            fail(f"normalized_scores gives wrong values with min_err={lo}, max_err={hi}." + _norm_hint(got, errors, lo, hi))
+            fail(
+                f"normalized_scores gives wrong values with min_err={lo}, max_err={hi}."
+                + _norm_hint(got, errors, lo, hi)
+            )
     # min_err and max_err as 0-d tensors, as produced by train_errors.min() and .max()
     lo, hi = errors.min(), errors.max()
     got = _scores(fn, errors, lo.clone(), hi.clone(), "with min_err and max_err given as 0-d tensors")
     if not close(got, ref.normalized_scores(errors, lo, hi).numpy(), rtol=RTOL, atol=ATOL):
-        fail("normalized_scores gives wrong values when min_err and max_err are 0-d tensors (errors.min(), errors.max())."
-             + _norm_hint(got, errors, lo, hi))
+        fail(
+            "normalized_scores gives wrong values when min_err and max_err are 0-d tensors (errors.min(), errors.max())."
+            + _norm_hint(got, errors, lo, hi)
+        )
 
 
 @grader("normalized_scores")
-def check_training_range(fn):
+def check_normalized_scores_training_range(fn):
     """normalized_scores maps the training range onto [0, 1] and does not clip new errors."""
     gen = torch.Generator().manual_seed(22)
     train = torch.rand(12, generator=gen) * 2.0 + 0.5
     lo, hi = float(train.min()), float(train.max())
     got = _scores(fn, train, lo, hi, "on the training errors")
     if not (abs(got[int(train.argmin())]) < 1e-5 and abs(got[int(train.argmax())] - 1) < 1e-5):
-        fail("normalized_scores must give 0 to the smallest and 1 to the largest training error "
-             "when min_err and max_err are the training errors' minimum and maximum." + _norm_hint(got, train, lo, hi))
+        fail(
+            "normalized_scores must give 0 to the smallest and 1 to the largest training error "
+            "when min_err and max_err are the training errors' minimum and maximum." + _norm_hint(got, train, lo, hi)
+        )
     if got.min() < -1e-6 or got.max() > 1 + 1e-6:
         fail("normalized_scores gives training errors scores outside [0, 1]." + _norm_hint(got, train, lo, hi))
     new = torch.tensor([0.1, lo, 0.5 * (lo + hi), hi, 4.0, 10.0])
     got = _scores(fn, new, lo, hi, "on new errors")
     want = ref.normalized_scores(new, lo, hi).numpy()
     if got[0] >= 0 or got[-1] <= 1:
-        fail("normalized_scores must not clip: an error below the training minimum gets a negative score and "
-             "one above the training maximum a score above 1.")
+        fail(
+            "normalized_scores must not clip: an error below the training minimum gets a negative score and "
+            "one above the training maximum a score above 1."
+        )
     if not close(got, want, rtol=RTOL, atol=ATOL):
-        fail("normalized_scores gives wrong values for errors outside the training range." + _norm_hint(got, new, lo, hi))
+        fail(
+            "normalized_scores gives wrong values for errors outside the training range." + _norm_hint(got, new, lo, hi)
+        )
 
 
 @grader("normalized_scores")
-def check_edge_cases(fn):
+def check_normalized_scores_edge_cases(fn):
     """normalized_scores handles one sample, equal errors, float64 errors and numpy-scalar bounds."""
     one = torch.tensor([0.8])
     got = _scores(fn, one, 0.3, 1.3, "for one sample")
@@ -197,8 +208,10 @@ def check_edge_cases(fn):
     equal = torch.full((5,), 0.7)
     got = _scores(fn, equal, 0.2, 1.2, "for five equal errors")
     if not close(got, ref.normalized_scores(equal, 0.2, 1.2).numpy(), rtol=RTOL, atol=ATOL):
-        fail("normalized_scores gives wrong values when all errors are equal: min_err and max_err are "
-             "arguments (the training range), not the minimum and maximum of `errors`.")
+        fail(
+            "normalized_scores gives wrong values when all errors are equal: min_err and max_err are "
+            "arguments (the training range), not the minimum and maximum of `errors`."
+        )
     gen = torch.Generator().manual_seed(23)
     e64 = torch.rand(6, generator=gen, dtype=torch.float64) * 5
     lo, hi = np.float32(0.25), np.float64(4.5)

@@ -35,11 +35,15 @@ def _params(shape, seed: int, *, mu_scale: float = 1.5, ls_low: float = -1.5, ls
 
 def _tensor(result, name: str, shape) -> torch.Tensor:
     if not isinstance(result, torch.Tensor):
-        fail(f"{name} returned {type(result).__name__}; it must return a torch tensor built with torch "
-             "operations, so that gradients can flow through it during training")
+        fail(
+            f"{name} returned {type(result).__name__}; it must return a torch tensor built with torch "
+            "operations, so that gradients can flow through it during training"
+        )
     if tuple(result.shape) != tuple(shape):
-        fail(f"{name} returned shape {tuple(result.shape)} for inputs of shape {tuple(shape)}; "
-             f"it must return shape {tuple(shape)}")
+        fail(
+            f"{name} returned shape {tuple(result.shape)} for inputs of shape {tuple(shape)}; "
+            f"it must return shape {tuple(shape)}"
+        )
     if not result.is_floating_point():
         fail(f"{name} returned dtype {result.dtype}; it must return floating-point values")
     if not bool(torch.isfinite(result).all()):
@@ -54,7 +58,7 @@ def _z(fn, mu, log_sigma, what: str) -> torch.Tensor:
 
 
 @grader("reparameterize")
-def check_shape(fn):
+def check_reparameterize_shape(fn):
     """reparameterize returns a floating-point torch tensor of mu's shape (N, D)."""
     for i, shape in enumerate([(5, 3), (1, 2), (64, 8), (7, 1)]):
         mu, log_sigma = _params(shape, 30 + i)
@@ -62,7 +66,7 @@ def check_shape(fn):
 
 
 @grader("reparameterize")
-def check_statistics(fn):
+def check_reparameterize_statistics(fn):
     """reparameterize draws z ~ N(mu, exp(log_sigma)^2): mean, standard deviation and shape of a big sample."""
     n = 20000
     mu_row = torch.tensor([-2.0, 0.5, 3.0, 0.0, 1.0])
@@ -76,29 +80,37 @@ def check_statistics(fn):
     for j in range(len(mu_row)):
         label = f"mu = {float(mu_row[j]):g}, log_sigma = {float(ls_row[j]):g}"
         if abs(float(mean[j] - mu_row[j])) > 5 * float(sigma[j]) / math.sqrt(n) + 1e-3:
-            fail(f"reparameterize: over {n} draws with {label}, the mean of z is {float(mean[j]):.3f}; "
-                 "z must be centred on mu (is eps drawn from a standard normal distribution?)")
+            fail(
+                f"reparameterize: over {n} draws with {label}, the mean of z is {float(mean[j]):.3f}; "
+                "z must be centred on mu (is eps drawn from a standard normal distribution?)"
+            )
         ratio = float(std[j] / sigma[j])
         if abs(ratio - 1) > 0.04:
-            fail(f"reparameterize: over {n} draws with {label}, the standard deviation of z is "
-                 f"{float(std[j]):.3f}, which is not sigma. Read log_sigma as log σ (not log σ²) and "
-                 "check how sigma is computed from it.")
+            fail(
+                f"reparameterize: over {n} draws with {label}, the standard deviation of z is "
+                f"{float(std[j]):.3f}, which is not sigma. Read log_sigma as log σ (not log σ²) and "
+                "check how sigma is computed from it."
+            )
         inside = float(((z[:, j] - mu_row[j]).abs() < sigma[j]).double().mean())
         if abs(inside - 0.6827) > 0.02:
-            fail(f"reparameterize: over {n} draws with {label}, {100 * inside:.1f} % of z lie within one "
-                 "sigma of mu; a normal distribution has 68.3 % there. Draw eps from N(0, I).")
+            fail(
+                f"reparameterize: over {n} draws with {label}, {100 * inside:.1f} % of z lie within one "
+                "sigma of mu; a normal distribution has 68.3 % there. Draw eps from N(0, I)."
+            )
 
 
 @grader("reparameterize")
-def check_gradients(fn):
+def check_reparameterize_gradients(fn):
     """reparameterize lets gradients flow to mu (dz/dmu = 1) and log_sigma (dz/dlog_sigma = z - mu)."""
     mu0, ls0 = _params((6, 3), 40)
     mu = mu0.clone().requires_grad_(True)
     log_sigma = ls0.clone().requires_grad_(True)
     z = _z(fn, mu, log_sigma, "for mu and log_sigma that require gradients")
     if not z.requires_grad:
-        fail("reparameterize returned a z that does not require gradients: build z from mu and log_sigma "
-             "with torch operations (this is the point of the reparameterisation trick)")
+        fail(
+            "reparameterize returned a z that does not require gradients: build z from mu and log_sigma "
+            "with torch operations (this is the point of the reparameterisation trick)"
+        )
     try:
         z.sum().backward()
     except Exception as exc:  # noqa: BLE001
@@ -109,12 +121,14 @@ def check_gradients(fn):
         fail("the gradient of z with respect to mu is not 1: z must be mu plus the scaled noise")
     want = (z.detach() - mu0).double().numpy()
     if not close(log_sigma.grad.double().numpy(), want, rtol=1e-3, atol=1e-5):
-        fail("the gradient of z with respect to log_sigma does not match z = mu + exp(log_sigma) * eps; "
-             "read log_sigma as log σ (not log σ²)")
+        fail(
+            "the gradient of z with respect to log_sigma does not match z = mu + exp(log_sigma) * eps; "
+            "read log_sigma as log σ (not log σ²)"
+        )
 
 
 @grader("reparameterize")
-def check_stochastic(fn):
+def check_reparameterize_stochastic(fn):
     """reparameterize draws fresh noise for every element and on every call (it is not deterministic)."""
     mu = torch.zeros(50, 3)
     log_sigma = torch.zeros(50, 3)
@@ -132,8 +146,10 @@ def check_stochastic(fn):
         fail(f"reparameterize raised {type(exc).__name__} on a second call: {exc}")
     z2 = _tensor(z2, "reparameterize (second call)", mu.shape).detach()
     if bool(torch.allclose(z1.double(), z2.double())):
-        fail("two calls of reparameterize with different random states gave the same z: draw new noise "
-             "on every call (no fixed seed or generator inside the function)")
+        fail(
+            "two calls of reparameterize with different random states gave the same z: draw new noise "
+            "on every call (no fixed seed or generator inside the function)"
+        )
 
 
 # ------------------------------------------------------------------------ kl_divergence
@@ -157,7 +173,7 @@ def _kl_hint(got, mu, log_sigma) -> str:
 
 
 @grader("kl_divergence")
-def check_shape(fn):
+def check_kl_divergence_shape(fn):
     """kl_divergence returns one value per sample, shape (N,), also for N = 1."""
     for i, shape in enumerate([(6, 3), (1, 2), (4, 10), (9, 1)]):
         mu, log_sigma = _params(shape, 50 + i)
@@ -165,7 +181,7 @@ def check_shape(fn):
 
 
 @grader("kl_divergence")
-def check_values(fn):
+def check_kl_divergence_values(fn):
     """kl_divergence matches 0.5 * sum(exp(2 log_sigma) + mu^2 - 1 - 2 log_sigma) per sample."""
     for i, shape in enumerate([(8, 3), (5, 6), (1, 4)]):
         mu, log_sigma = _params(shape, 60 + i)
@@ -176,7 +192,7 @@ def check_values(fn):
 
 
 @grader("kl_divergence")
-def check_properties(fn):
+def check_kl_divergence_properties(fn):
     """kl_divergence is 0 at the prior, positive elsewhere, and each sample's value ignores the rest of the batch."""
     zeros = torch.zeros(4, 3)
     got = _kl(fn, zeros, zeros.clone(), "for mu = 0, log_sigma = 0")
@@ -185,16 +201,20 @@ def check_properties(fn):
     mu, log_sigma = _params((10, 3), 70)
     got = _kl(fn, mu, log_sigma, "for random mu and log_sigma")
     if np.any(got < -1e-6):
-        fail("kl_divergence returned negative values: a KL divergence is never negative." + _kl_hint(got, mu, log_sigma))
+        fail(
+            "kl_divergence returned negative values: a KL divergence is never negative." + _kl_hint(got, mu, log_sigma)
+        )
     for i in (0, 7):
         alone = _kl(fn, mu[i : i + 1].clone(), log_sigma[i : i + 1].clone(), "for one sample")
         if not close(alone, got[i : i + 1], rtol=RTOL, atol=ATOL):
-            fail("kl_divergence gives a sample a different value alone than inside a batch: compute it per "
-                 "sample, without averaging over the batch.")
+            fail(
+                "kl_divergence gives a sample a different value alone than inside a batch: compute it per "
+                "sample, without averaging over the batch."
+            )
 
 
 @grader("kl_divergence")
-def check_gradients(fn):
+def check_kl_divergence_gradients(fn):
     """kl_divergence is built from torch operations: gradients flow to mu and log_sigma."""
     mu0, ls0 = _params((5, 3), 80)
     mu = mu0.clone().requires_grad_(True)
@@ -202,16 +222,16 @@ def check_gradients(fn):
     result = call(fn, mu, log_sigma, name="kl_divergence", what="for mu and log_sigma that require gradients")
     kl = _tensor(result, "kl_divergence", (5,))
     if not kl.requires_grad:
-        fail("kl_divergence returned values without gradients: use torch operations (it is part of the "
-             "training loss)")
+        fail("kl_divergence returned values without gradients: use torch operations (it is part of the training loss)")
     kl.sum().backward()
     if mu.grad is None or log_sigma.grad is None:
         fail("after backpropagation, mu or log_sigma has no gradient; the KL depends on both")
     ok_mu = close(mu.grad.double().numpy(), mu0.double().numpy(), rtol=1e-3, atol=1e-5)
     ok_ls = close(log_sigma.grad.double().numpy(), (torch.exp(2 * ls0.double()) - 1).numpy(), rtol=1e-3, atol=1e-5)
     if not (ok_mu and ok_ls):
-        fail("the gradients of kl_divergence with respect to mu and log_sigma do not match the formula in "
-             "the task text.")
+        fail(
+            "the gradients of kl_divergence with respect to mu and log_sigma do not match the formula in the task text."
+        )
 
 
 # ------------------------------------------------------------------------ latent_log_density
@@ -240,7 +260,7 @@ def _density_hint(got, z, mu, log_sigma) -> str:
 
 
 @grader("latent_log_density")
-def check_shape(fn):
+def check_latent_log_density_shape(fn):
     """latent_log_density returns one value per sample, shape (N,), also for N = 1."""
     for i, shape in enumerate([(6, 3), (1, 2), (4, 10), (9, 1)]):
         mu, log_sigma = _params(shape, 90 + i)
@@ -249,7 +269,7 @@ def check_shape(fn):
 
 
 @grader("latent_log_density")
-def check_values(fn):
+def check_latent_log_density_values(fn):
     """latent_log_density matches log N(z; mu, diag exp(log_sigma)^2) summed over the latent dimension."""
     for i, shape in enumerate([(8, 3), (5, 6), (1, 4)]):
         mu, log_sigma = _params(shape, 100 + i)
@@ -258,11 +278,13 @@ def check_values(fn):
         got = _density(fn, z, mu, log_sigma, f"for z of shape {shape}")
         want = ref.latent_log_density(z, mu, log_sigma).numpy()
         if not close(got, want, rtol=RTOL, atol=ATOL):
-            fail(f"latent_log_density gives wrong values for z of shape {shape}." + _density_hint(got, z, mu, log_sigma))
+            fail(
+                f"latent_log_density gives wrong values for z of shape {shape}." + _density_hint(got, z, mu, log_sigma)
+            )
 
 
 @grader("latent_log_density")
-def check_constants(fn):
+def check_latent_log_density_constants(fn):
     """latent_log_density has the right normalisation: values at z = mu and one sigma away, for several sigma and D."""
     for d in (1, 3, 5):
         for c in (0.0, -1.2, 0.8):
@@ -273,5 +295,7 @@ def check_constants(fn):
                 got = _density(fn, z, mu, log_sigma, f"at {label} with log_sigma = {c:g}, D = {d}")
                 want = ref.latent_log_density(z, mu, log_sigma).numpy()
                 if not close(got, want, rtol=RTOL, atol=ATOL):
-                    fail(f"latent_log_density is wrong at {label} with every log_sigma = {c:g} in D = {d} "
-                         f"dimensions." + _density_hint(got, z, mu, log_sigma))
+                    fail(
+                        f"latent_log_density is wrong at {label} with every log_sigma = {c:g} in D = {d} "
+                        f"dimensions." + _density_hint(got, z, mu, log_sigma)
+                    )

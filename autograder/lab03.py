@@ -69,7 +69,8 @@ def _kl(model, x) -> np.ndarray:
     with torch.no_grad():
         q = model.encode(x.reshape(-1, 784))
         p = torch.distributions.MultivariateNormal(
-            torch.zeros_like(q.mean), scale_tril=torch.eye(q.mean.shape[-1]).expand(*q.mean.shape, -1))
+            torch.zeros_like(q.mean), scale_tril=torch.eye(q.mean.shape[-1]).expand(*q.mean.shape, -1)
+        )
         return torch.distributions.kl_divergence(q, p).double().numpy()
 
 
@@ -80,17 +81,23 @@ def _diagnose(got: np.ndarray, want: np.ndarray, model, x) -> str:
         recon = model.decode(model.encode(flat).mean).double()
     target = flat.double() + 0.5
     if close(got, want + _kl(model, x), rtol=RTOL, atol=ATOL):
-        return (" Your values look like they include the KL term: the reconstruction loss is only the "
-                "binary cross-entropy part of the VAE's loss.")
+        return (
+            " Your values look like they include the KL term: the reconstruction loss is only the "
+            "binary cross-entropy part of the VAE's loss."
+        )
     if close(got, want / 784, rtol=RTOL, atol=1e-6):
         return " Your values look like means over the pixels; the task asks for the sum over the 784 pixels."
     for guess in (((recon - target) ** 2), ((recon - flat.double()) ** 2)):
-        if close(got, guess.sum(-1).numpy(), rtol=RTOL, atol=ATOL) or close(got, guess.mean(-1).numpy(), rtol=RTOL, atol=1e-6):
+        if close(got, guess.sum(-1).numpy(), rtol=RTOL, atol=ATOL) or close(
+            got, guess.mean(-1).numpy(), rtol=RTOL, atol=1e-6
+        ):
             return " Your values look like squared errors; the task asks for the binary cross-entropy."
     if np.ptp(got) < 1e-6 * max(1.0, abs(float(got[0]))) and np.ptp(want) > 1.0:
         return " Every digit got the same value: is the loss averaged over the batch before it is returned?"
-    return (" Check the target (the pixels shifted by +0.5 into [0, 1]), the loss (binary cross-entropy of "
-            "the reconstruction) and the reduction (sum over the pixels, one value per digit).")
+    return (
+        " Check the target (the pixels shifted by +0.5 into [0, 1]), the loss (binary cross-entropy of "
+        "the reconstruction) and the reduction (sum over the pixels, one value per digit)."
+    )
 
 
 def _compare(fn, model, x, *, single: bool = False, label: str = "") -> None:
@@ -100,13 +107,12 @@ def _compare(fn, model, x, *, single: bool = False, label: str = "") -> None:
         fail(
             f"reconstruction_loss gives wrong values{label} for x of shape {tuple(x.shape)} "
             f"(largest relative difference from the expected losses: "
-            f"{np.max(np.abs(got - want) / np.maximum(np.abs(want), 1e-12)):.3g})."
-            + _diagnose(got, want, model, x)
+            f"{np.max(np.abs(got - want) / np.maximum(np.abs(want), 1e-12)):.3g})." + _diagnose(got, want, model, x)
         )
 
 
 @grader("reconstruction_loss")
-def check_shape(fn):
+def check_reconstruction_loss_shape(fn):
     """reconstruction_loss returns one value per digit for a batch (N, 784)."""
     model, data = _model(), _data()
     for n in (5, 1):
@@ -114,14 +120,14 @@ def check_shape(fn):
 
 
 @grader("reconstruction_loss")
-def check_values(fn):
+def check_reconstruction_loss_values(fn):
     """reconstruction_loss matches the reference on a fixed model and 64 test digits."""
     model, data = _model(), _data()
     _compare(fn, model, data["x_test"][:64])
 
 
 @grader("reconstruction_loss")
-def check_image_shapes(fn):
+def check_reconstruction_loss_image_shapes(fn):
     """reconstruction_loss accepts image-shaped batches (N, 28, 28) and (N, 28, 28, 1)."""
     model, data = _model(), _data()
     x = data["x_test"][64:80]
@@ -137,7 +143,7 @@ def check_image_shapes(fn):
 
 
 @grader("reconstruction_loss")
-def check_single(fn):
+def check_reconstruction_loss_single(fn):
     """reconstruction_loss of one digit of shape (784,) is one value, the digit's loss."""
     model, data = _model(), _data()
     for i in (0, 7):
@@ -145,7 +151,7 @@ def check_single(fn):
 
 
 @grader("reconstruction_loss")
-def check_perturbed(fn):
+def check_reconstruction_loss_perturbed(fn):
     """reconstruction_loss matches the reference on digits with an 8x8 noise patch."""
     model, data = _model(), _data()
     _compare(fn, model, data["x_pert"][:64], label=" on perturbed digits")
@@ -168,8 +174,9 @@ def _threshold(fn, losses: torch.Tensor, fraction: float | None, *, keyword: boo
         result = call(fn, losses.clone(), name="compute_threshold", what=f"for {len(losses)} losses")
     elif keyword:
         label = f"compute_threshold(losses, outlier_fraction={fraction})"
-        result = call(fn, losses.clone(), outlier_fraction=fraction, name="compute_threshold",
-                      what=f"for {len(losses)} losses")
+        result = call(
+            fn, losses.clone(), outlier_fraction=fraction, name="compute_threshold", what=f"for {len(losses)} losses"
+        )
     else:
         label = f"compute_threshold(losses, {fraction})"
         result = call(fn, losses.clone(), fraction, name="compute_threshold", what=f"for {len(losses)} losses")
@@ -186,9 +193,11 @@ def _check_quantile(fn, losses: torch.Tensor, fraction: float | None, *, keyword
         call_text = "the default outlier_fraction" if fraction is None else f"outlier_fraction={fraction}"
         hint = ""
         if flagged > 0.5 + f:
-            hint = (" Most losses lie above your threshold: the threshold for a fraction f is the "
-                    "(1 - f) quantile, near the top of the losses (is the fraction used as a "
-                    "percentage, or is the quantile taken at f instead of 1 - f?).")
+            hint = (
+                " Most losses lie above your threshold: the threshold for a fraction f is the "
+                "(1 - f) quantile, near the top of the losses (is the fraction used as a "
+                "percentage, or is the quantile taken at f instead of 1 - f?)."
+            )
         fail(
             f"compute_threshold with {call_text} on {len(losses)} per-sample losses returned a threshold "
             f"above which {flagged:.1%} of those losses lie; expected about {f:.1%}.{hint}"
@@ -196,13 +205,13 @@ def _check_quantile(fn, losses: torch.Tensor, fraction: float | None, *, keyword
 
 
 @grader("compute_threshold")
-def check_returns_number(fn):
+def check_compute_threshold_returns_number(fn):
     """compute_threshold returns one number."""
     _threshold(fn, _data()["train_losses"][:500], None)
 
 
 @grader("compute_threshold")
-def check_default_99th(fn):
+def check_compute_threshold_default_99th(fn):
     """compute_threshold's default is the 99th percentile of the per-sample losses."""
     losses = _data()["train_losses"]
     _check_quantile(fn, losses, None)
@@ -211,7 +220,7 @@ def check_default_99th(fn):
 
 
 @grader("compute_threshold")
-def check_fraction(fn):
+def check_compute_threshold_fraction(fn):
     """compute_threshold honours outlier_fraction (0.05 and 0.2, keyword and positional)."""
     losses = _data()["train_losses"][:2000]
     _check_quantile(fn, losses, 0.05)
@@ -219,7 +228,7 @@ def check_fraction(fn):
 
 
 @grader("compute_threshold")
-def check_median(fn):
+def check_compute_threshold_median(fn):
     """compute_threshold with outlier_fraction=0.5 is the median, also for few losses."""
     gen = torch.Generator().manual_seed(5)
     for n in (11, 10, 4):
@@ -228,7 +237,7 @@ def check_median(fn):
 
 
 @grader("compute_threshold")
-def check_equal_losses(fn):
+def check_compute_threshold_equal_losses(fn):
     """compute_threshold of losses that are all equal is that value (nothing is above it)."""
     for value, n in ((123.25, 50), (7.5, 3)):
         losses = torch.full((n,), value, dtype=torch.float32)
@@ -272,7 +281,7 @@ def _compare_flags(fn, model, x, th, label: str) -> None:
 
 
 @grader("detect_outlier")
-def check_single(fn):
+def check_detect_outlier_single(fn):
     """detect_outlier of one digit (784,) is one boolean: True far below its loss, False far above."""
     model, data = _model(), _data()
     for i in (0, 9):
@@ -289,7 +298,7 @@ def check_single(fn):
 
 
 @grader("detect_outlier")
-def check_batch(fn):
+def check_detect_outlier_batch(fn):
     """detect_outlier of a batch (N, 784) returns one boolean per digit, as for single digits."""
     model, data = _model(), _data()
     x = data["x_test"][:64]
@@ -299,12 +308,14 @@ def check_batch(fn):
     for i in range(6):
         got_one = bool(_flags(fn, model, x[i], th, single=True)[0])
         if got_one != bool(got_batch[i]):
-            fail("detect_outlier decides differently for a digit alone (shape (784,)) and the same "
-                 "digit inside a batch; the decision of a digit must not depend on the rest of the batch.")
+            fail(
+                "detect_outlier decides differently for a digit alone (shape (784,)) and the same "
+                "digit inside a batch; the decision of a digit must not depend on the rest of the batch."
+            )
 
 
 @grader("detect_outlier")
-def check_ties(fn):
+def check_detect_outlier_ties(fn):
     """detect_outlier: a loss exactly at the threshold is not an outlier (strictly above only)."""
     model = _tie_model()
     white = torch.full((784,), 0.5)  # BCE target 1 everywhere: loss exactly TIE_LOSS
@@ -313,20 +324,23 @@ def check_ties(fn):
         raise RuntimeError(f"the ties instance is not exact on this machine ({ref_loss!r})")
     below = float(np.nextafter(np.float32(TIE_LOSS), np.float32(0)))
     if bool(_flags(fn, model, white, TIE_LOSS, single=True)[0]):
-        fail("detect_outlier flagged a digit whose loss equals th exactly; only a loss strictly above th "
-             "is an outlier.")
+        fail(
+            "detect_outlier flagged a digit whose loss equals th exactly; only a loss strictly above th is an outlier."
+        )
     if not bool(_flags(fn, model, white, below, single=True)[0]):
         fail("detect_outlier did not flag a digit whose loss lies just above th.")
     mixed = torch.stack([white, -white, white, white.clone().index_fill_(0, torch.arange(0, 784, 7), -0.5)])
     got = _flags(fn, model, mixed, TIE_LOSS)
     want = np.array([False, True, False, True])
     if not np.array_equal(got, want):
-        fail("detect_outlier gives wrong decisions on a batch where some losses equal th exactly "
-             "(those are not outliers) and others lie above it (those are).")
+        fail(
+            "detect_outlier gives wrong decisions on a batch where some losses equal th exactly "
+            "(those are not outliers) and others lie above it (those are)."
+        )
 
 
 @grader("detect_outlier")
-def check_perturbed(fn):
+def check_detect_outlier_perturbed(fn):
     """detect_outlier agrees with the reference on clean and 8x8-patched digits at the 99th percentile."""
     model, data = _model(), _data()
     th = ref.compute_threshold(data["train_losses"])

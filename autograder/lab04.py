@@ -73,7 +73,7 @@ def _diagnose(got: np.ndarray, want: np.ndarray, model, x) -> str:
 
 
 @grader("anomaly_scores")
-def check_shape(fn):
+def check_anomaly_scores_shape(fn):
     """anomaly_scores returns one score per image, shape (N,)."""
     model = _model()
     x, _ = _images(8)
@@ -82,7 +82,7 @@ def check_shape(fn):
 
 
 @grader("anomaly_scores")
-def check_values(fn):
+def check_anomaly_scores_values(fn):
     """anomaly_scores matches the reference (mean squared error per image) on a fixed model."""
     model = _model()
     x, _ = _images(48)
@@ -97,7 +97,7 @@ def check_values(fn):
 
 
 @grader("anomaly_scores")
-def check_batch_independent(fn):
+def check_anomaly_scores_batch_independent(fn):
     """anomaly_scores of an image does not depend on the other images of the batch."""
     model = _model()
     x, _ = _images(64)
@@ -127,8 +127,9 @@ def _auroc_case(seed: int, held_out: int, present: list[int], n_per_digit: int =
 
 def _aurocs(fn, scores, digits, held_out) -> dict[int, float]:
     label = f"auroc_per_digit(scores, digits, held_out={held_out})"
-    result = call(fn, scores.clone(), digits.clone(), held_out, name="auroc_per_digit",
-                  what=f"for {len(scores)} scores")
+    result = call(
+        fn, scores.clone(), digits.clone(), held_out, name="auroc_per_digit", what=f"for {len(scores)} scores"
+    )
     if not isinstance(result, dict):
         fail(f"{label} returned {type(result).__name__}; it must return a dict {{digit: AUROC}}")
     out = {}
@@ -148,7 +149,8 @@ def _compare_aurocs(fn, scores, digits, held_out, what: str) -> None:
         missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
         fail(
             f"auroc_per_digit(..., held_out={held_out}) returned the keys {sorted(got)} for {what}"
-            + (f"; missing {missing}" if missing else "") + (f"; unexpected {extra}" if extra else "")
+            + (f"; missing {missing}" if missing else "")
+            + (f"; unexpected {extra}" if extra else "")
             + ". There is one entry for every digit present in digits except the held-out one."
         )
     wrong = [k for k in want if abs(got[k] - want[k]) > 1e-6]
@@ -157,17 +159,19 @@ def _compare_aurocs(fn, scores, digits, held_out, what: str) -> None:
         if all(abs(got[k] - (1 - want[k])) <= 1e-6 for k in wrong):
             hint = " The values look like 1 - AUROC: the held-out digit is the positive class (label 1)."
         elif len({round(got[k], 9) for k in got}) == 1 and len({round(v, 9) for v in want.values()}) > 1:
-            hint = (" Every digit got the same value: each entry compares the held-out digit with that "
-                    "one digit only.")
+            hint = " Every digit got the same value: each entry compares the held-out digit with that one digit only."
         fail(
             f"auroc_per_digit(..., held_out={held_out}) gives wrong values for the digits {wrong} on {what}."
-            + (hint or " Use the continuous scores (not thresholded 0/1 predictions), label 1 for the "
-               "held-out digit, and only the images of the two digits compared.")
+            + (
+                hint
+                or " Use the continuous scores (not thresholded 0/1 predictions), label 1 for the "
+                "held-out digit, and only the images of the two digits compared."
+            )
         )
 
 
 @grader("auroc_per_digit")
-def check_keys(fn):
+def check_auroc_per_digit_keys(fn):
     """auroc_per_digit has one entry per digit present other than the held-out one (also held_out=0)."""
     for seed, held_out, present in ((1, 0, list(range(10))), (2, 7, [2, 3, 7, 9])):
         scores, digits = _auroc_case(seed, held_out, present)
@@ -181,7 +185,7 @@ def check_keys(fn):
 
 
 @grader("auroc_per_digit")
-def check_values(fn):
+def check_auroc_per_digit_values(fn):
     """auroc_per_digit matches the reference on continuous scores."""
     scores, digits = _auroc_case(3, 4, list(range(10)), n_per_digit=15)
     _compare_aurocs(fn, scores, digits, 4, "150 continuous scores")
@@ -190,7 +194,7 @@ def check_values(fn):
 
 
 @grader("auroc_per_digit")
-def check_ties(fn):
+def check_auroc_per_digit_ties(fn):
     """auroc_per_digit counts tied scores of the held-out digit and another digit as one half."""
     scores, digits = _auroc_case(5, 2, [1, 2, 3, 8], n_per_digit=20, decimals=0)
     _compare_aurocs(fn, scores, digits, 2, "scores with many ties")

@@ -58,24 +58,42 @@ def make_lab03() -> None:
     x_train = aelab.to_mlp_input(train.images)
     aelab.seed_everything(0)
     model = aelab.MLPVAE(784, 512, 16)
-    aelab.fit(model, x_train, epochs=3, batch_size=128, lr=1e-3, optimizer="adamw", weight_decay=1e-2,
-              grad_clip=1.0, seed=0, device="cpu", progress=False)
+    aelab.fit(
+        model,
+        x_train,
+        epochs=3,
+        batch_size=128,
+        lr=1e-3,
+        optimizer="adamw",
+        weight_decay=1e-2,
+        grad_clip=1.0,
+        seed=0,
+        device="cpu",
+        progress=False,
+    )
     model.eval()
     sharpen_mlpvae(model)
     x_test = aelab.to_mlp_input(test.images[:128])
-    x_pert = aelab.mask_noise(x_test, mask_size=(8, 8), n_masks=1, mask_type="normal",
-                              noise_distr=(0.0, 1.0), seed=3).images
+    x_pert = aelab.mask_noise(
+        x_test, mask_size=(8, 8), n_masks=1, mask_type="normal", noise_distr=(0.0, 1.0), seed=3
+    ).images
     train_losses = ref.reconstruction_loss(model, x_train)
     DATA.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), DATA / "lab03_vae.pt")
     torch.save(
-        {"x_test": x_test.contiguous(), "test_labels": test.labels[:128].clone(),
-         "x_pert": x_pert.contiguous(), "train_losses": train_losses.contiguous()},
+        {
+            "x_test": x_test.contiguous(),
+            "test_labels": test.labels[:128].clone(),
+            "x_pert": x_pert.contiguous(),
+            "train_losses": train_losses.contiguous(),
+        },
         DATA / "lab03_data.pt",
     )
     th = ref.compute_threshold(train_losses)
-    print(f"lab03: threshold {th:.2f}; clean flagged {float((ref.reconstruction_loss(model, x_test) > th).float().mean()):.3f}, "
-          f"perturbed flagged {float((ref.reconstruction_loss(model, x_pert) > th).float().mean()):.3f}")
+    print(
+        f"lab03: threshold {th:.2f}; clean flagged {float((ref.reconstruction_loss(model, x_test) > th).float().mean()):.3f}, "
+        f"perturbed flagged {float((ref.reconstruction_loss(model, x_pert) > th).float().mean()):.3f}"
+    )
 
 
 LAB04_HELD_OUT = 1
@@ -92,21 +110,33 @@ def make_lab04() -> None:
     split = aelab.leave_one_digit_split(train, LAB04_HELD_OUT, test=test)
     aelab.seed_everything(0)
     model = aelab.ConvVAE(latent_dim=100)
-    aelab.fit(model, aelab.to_conv_input(split.train_images), epochs=3, batch_size=256, lr=1e-4,
-              loss_fn=lambda m, b: aelab.ConvVAE.seed_loss(b, *m(b)), seed=0, device="cpu", progress=False)
+    aelab.fit(
+        model,
+        aelab.to_conv_input(split.train_images),
+        epochs=3,
+        batch_size=256,
+        lr=1e-4,
+        loss_fn=lambda m, b: aelab.ConvVAE.seed_loss(b, *m(b)),
+        seed=0,
+        device="cpu",
+        progress=False,
+    )
     model.eval()
     sharpen_convvae(model)
     DATA.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), DATA / "lab04_convvae.pt")
-    torch.save({"images": test.images[:64].clone(), "digits": test.labels[:64].clone(),
-                "held_out": LAB04_HELD_OUT}, DATA / "lab04_data.pt")
+    torch.save(
+        {"images": test.images[:64].clone(), "digits": test.labels[:64].clone(), "held_out": LAB04_HELD_OUT},
+        DATA / "lab04_data.pt",
+    )
     print(f"lab04: ConvVAE with digit {LAB04_HELD_OUT} held out saved")
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    makers = {name.removeprefix("make_"): fn for name, fn in globals().items()
-              if name.startswith("make_lab") and callable(fn)}
+    makers = {
+        name.removeprefix("make_"): fn for name, fn in globals().items() if name.startswith("make_lab") and callable(fn)
+    }
     wanted = argv or sorted(makers)
     unknown = [w for w in wanted if w not in makers]
     if unknown:

@@ -15,23 +15,14 @@ from pathlib import Path
 
 import nbformat
 
-from .core import LABS, all_checks
+from aelab.course import registry
 
-ASSIGNMENT_OF_LAB = {
-    "lab01": "01_autoencoder_basics",
-    "lab02": "02_iris_vae",
-    "lab03": "03_mnist_outlier_lab",
-    "lab04": "04_leave_one_digit_auroc",
-}
+from .core import LABS
 
 
 def lab_of(path: Path) -> str:
     """The lab a notebook belongs to, from its file or folder name (``03_...`` -> ``lab03``)."""
-    for part in (Path(path).stem, *reversed(Path(path).parts)):
-        m = re.match(r"0?([1-4])_", part)
-        if m:
-            return f"lab0{m.group(1)}"
-    raise ValueError(f"cannot tell which lab {path} belongs to; expected a name like 03_mnist_outlier_lab.ipynb")
+    return registry.assignment_of(path).lab
 
 
 class _Timeout(Exception):
@@ -67,10 +58,14 @@ def load_functions(path: Path, *, timeout: int = 60) -> tuple[dict, dict[str, st
     for cell in setup + solutions:
         names = re.findall(r"^def (\w+)\(", cell.source, flags=re.M) or ["setup"]
         try:
-            with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), \
-                    _time_limit(timeout):
+            with (
+                warnings.catch_warnings(),
+                contextlib.redirect_stdout(sink),
+                contextlib.redirect_stderr(sink),
+                _time_limit(timeout),
+            ):
                 warnings.simplefilter("ignore")
-                exec(compile(cell.source, f"<{Path(path).name}: {names[0]}>", "exec"), namespace)  # noqa: S102
+                exec(compile(cell.source, f"<{Path(path).name}: {names[0]}>", "exec"), namespace)
         except _Timeout:
             for n in names:
                 problems[n] = f"the cell defining {n} ran longer than {timeout} s"
@@ -83,4 +78,4 @@ def load_functions(path: Path, *, timeout: int = 60) -> tuple[dict, dict[str, st
 def exercises(lab: str) -> list[str]:
     if lab not in LABS:
         raise ValueError(f"unknown lab {lab!r}")
-    return list(dict.fromkeys(c.exercise for c in all_checks(lab).values()))
+    return [ex.name for ex in registry.assignment(lab).exercises]

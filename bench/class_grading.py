@@ -24,31 +24,25 @@ import shutil
 import sys
 import tempfile
 import time
+from datetime import UTC
 from pathlib import Path
 
 import nbformat
 
+from aelab.course import classroom, registry
+from aelab.course.config import config_file
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from aelab import build, classroom  # noqa: E402
-
-CONFIG = '''c = get_config()  # noqa: F821
-c.CourseDirectory.course_id = "bench"
-c.CourseDirectory.root = {root!r}
-c.CourseDirectory.db_url = "sqlite:///{root}/gradebook.db"
-c.ClearSolutions.code_stub = {{"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}}
-c.Execute.timeout = 300
-c.Execute.interrupt_on_timeout = True
-c.Execute.allow_errors = True
-'''
 
 
 def answered(release_nb: Path, source_nb: Path):
     """The release with the instructor's solutions put into the solution cells (as a student would)."""
     nb = nbformat.read(release_nb, as_version=4)
-    ref = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(source_nb, as_version=4).cells
-           if c.metadata.get("nbgrader", {}).get("solution")}
+    ref = {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in nbformat.read(source_nb, as_version=4).cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("solution") and meta.get("grade_id") in ref:
@@ -57,11 +51,13 @@ def answered(release_nb: Path, source_nb: Path):
 
 
 def make_course(root: Path, assignments, n_students: int) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     root.mkdir(parents=True)
-    (root / "nbgrader_config.py").write_text(CONFIG.format(root=str(root)))
-    api = classroom._api(root)  # noqa: SLF001
+    (root / "nbgrader_config.py").write_text(
+        config_file(root, course_id="bench", timeout=300, db_url=f"sqlite:///{root}/gradebook.db")
+    )
+    api = classroom._api(root)
     for a in assignments:
         shutil.copytree(ROOT / "source" / a, root / "source" / a)
         r = api.generate_assignment(a, force=True, create=True)
@@ -75,8 +71,7 @@ def make_course(root: Path, assignments, n_students: int) -> None:
                     shutil.copy(rel, folder / rel.name)
                 else:
                     nbformat.write(answered(rel, root / "source" / a / rel.name), folder / rel.name)
-            (folder / "timestamp.txt").write_text(
-                datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f %Z"))
+            (folder / "timestamp.txt").write_text(datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f %Z"))
 
 
 def grade(course: Path, assignments, workers: int) -> tuple[float, dict]:
@@ -92,16 +87,19 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=30)
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
-    parser.add_argument("--assignments", nargs="*",
-                        default=[a for a in build.ASSIGNMENTS if (ROOT / "source" / a).is_dir()])
+    parser.add_argument(
+        "--assignments", nargs="*", default=[a for a in registry.names() if (ROOT / "source" / a).is_dir()]
+    )
     parser.add_argument("--skip-serial", action="store_true", help="only the parallel run")
     args = parser.parse_args(argv)
     os.environ.setdefault("AELAB_OFFLINE", "1")
     # nbgrader runs alembic and the python3 kernel by name: this environment's first on PATH
     os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
     n_nb = args.students * len(args.assignments)
-    print(f"class grading benchmark: {args.students} students x {len(args.assignments)} assignments "
-          f"({', '.join(args.assignments)}) = {n_nb} submissions, {os.cpu_count()} cores")
+    print(
+        f"class grading benchmark: {args.students} students x {len(args.assignments)} assignments "
+        f"({', '.join(args.assignments)}) = {n_nb} submissions, {os.cpu_count()} cores"
+    )
     with tempfile.TemporaryDirectory(prefix="aelab-bench-class-") as tmp:
         template = Path(tmp) / "template"
         t0 = time.perf_counter()
@@ -113,7 +111,9 @@ def main(argv=None) -> int:
                 continue
             course = Path(tmp) / label.replace(" ", "-")
             shutil.copytree(template, course)
-            (course / "nbgrader_config.py").write_text(CONFIG.format(root=str(course)))
+            (course / "nbgrader_config.py").write_text(
+                config_file(course, course_id="bench", timeout=300, db_url=f"sqlite:///{course}/gradebook.db")
+            )
             elapsed, scores = grade(course, args.assignments, workers)
             runs[label] = (elapsed, scores)
             print(f"  autograde {label}: {elapsed:.1f} s ({elapsed / n_nb:.2f} s per submission)", flush=True)
@@ -122,8 +122,10 @@ def main(argv=None) -> int:
         same = ss == sp
         print(f"  speed-up with {args.workers} workers: {ts / tp:.2f}x; same scores in both gradebooks: {same}")
         full = sum(1 for s, m in ss.values() if s == m)
-        print(f"  full marks: {full} of {len(ss)} submissions (expected {len(ss) - len(ss) // 3 // len(args.assignments) * len(args.assignments)} "
-              "by construction: 2 in 3 answered)")
+        print(
+            f"  full marks: {full} of {len(ss)} submissions (expected {len(ss) - len(ss) // 3 // len(args.assignments) * len(args.assignments)} "
+            "by construction: 2 in 3 answered)"
+        )
         if not same:
             diff = {k: (ss.get(k), sp.get(k)) for k in set(ss) | set(sp) if ss.get(k) != sp.get(k)}
             print(f"  DIFFERENT: {diff}")

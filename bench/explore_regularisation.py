@@ -1,27 +1,28 @@
-"""Exploration script behind the session-4 rows of bench/NOTES.md: regularising DigitVAE.
+"""Exploration script behind the session-4 rows of bench/NOTES.md: regularising BernoulliVAE.
 
 Usage: python bench/explore_regularisation.py [--binarize static|dynamic] [--wd W] [--warmup STEPS]
 [--steps N] [--hidden H1 H2] [--latent D] [--ensemble K] [--ema DECAY] [--seed N] [--digits ...] [--tag NAME]
 
-Trains one DigitVAE per held-out digit (per-digit 1-pixel shifts, as the benchmark does) and prints,
+Trains one BernoulliVAE per held-out digit (per-digit 1-pixel shifts, as the benchmark does) and prints,
 per digit, the -elbo-ctx AUROC and the mean -ELBO (nats) of the *normal* test digits (a label-free
 criterion: how well the model fits normal digits it has not seen). ``--binarize dynamic`` trains on
 a fresh Bernoulli draw of the grey pixels every step (scoring stays on the 128-threshold digits).
 Other test digits: write a re-split with bench/resplit_mnist.py and set AELAB_DATA.
 """
+
 import argparse
 import json
 import math
 import time
 
+import auroc as bench  # bench/auroc.py (this folder is on sys.path when a script here runs)
 import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
-from aelab import bench
-from aelab.best_vae import DigitVAE, binarize, context_bits, shift_digits
-from aelab.data import leave_one_digit_split, load_mnist
-from aelab.scores import negative_elbo
+from aelab.data import binarize, leave_one_digit_split, load_mnist, shift_digits
+from aelab.models import BernoulliVAE
+from aelab.scores import context_bits, negative_elbo
 from aelab.train import fit, seed_everything
 
 p = argparse.ArgumentParser()
@@ -36,13 +37,15 @@ p.add_argument("--hidden", type=int, nargs=2, default=[512, 256])
 p.add_argument("--latent", type=int, default=8)
 p.add_argument("--shift", type=int, default=1)
 p.add_argument("--seed", type=int, default=0)
-p.add_argument("--ensemble", type=int, default=1, help="models per digit (seeds seed, seed+1, ...); score = -log of their mixture")
+p.add_argument(
+    "--ensemble", type=int, default=1, help="models per digit (seeds seed, seed+1, ...); score = -log of their mixture"
+)
 p.add_argument("--ema", type=float, default=0.0, help="score with an exponential moving average of the weights (decay)")
 p.add_argument("--tag", default="x")
 a = p.parse_args()
 
 
-class ExploreVAE(DigitVAE):
+class ExploreVAE(BernoulliVAE):
     step = 0
 
     def loss(self, x):
@@ -59,7 +62,9 @@ class ExploreVAE(DigitVAE):
         if a.binarize == "dynamic":
             x = torch.bernoulli(x)
         logits, mu, log_var = self(x)
-        recon = torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
+        recon = (
+            torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
+        )
         kl = (-0.5 * (1 + log_var - mu**2 - log_var.exp())).sum(1).mean()
         w = min(1.0, (self.step + 1) / a.warmup) if a.warmup else 1.0
         self.step += 1
@@ -87,8 +92,18 @@ for d in a.digits:
         seed = a.seed + k
         seed_everything(seed)
         m = ExploreVAE(latent_dim=a.latent, hidden=tuple(a.hidden), max_shift=a.shift)
-        fit(m, x, epochs=epochs, batch_size=a.batch, lr=a.lr, seed=seed, progress=False,
-            optimizer="adamw" if a.wd else "adam", weight_decay=a.wd, fused=True)
+        fit(
+            m,
+            x,
+            epochs=epochs,
+            batch_size=a.batch,
+            lr=a.lr,
+            seed=seed,
+            progress=False,
+            optimizer="adamw" if a.wd else "adam",
+            weight_decay=a.wd,
+            fused=True,
+        )
         if a.ema:
             with torch.no_grad():
                 for p_, e in zip(m.parameters(), m._ema):
@@ -100,6 +115,9 @@ for d in a.digits:
     ne = (-(torch.logsumexp(-torch.stack(nes), 0) - math.log(a.ensemble))).numpy() / math.log(2)
     normal = y == 0
     res[d] = roc_auc_score(y, ne - ctx)
-    print(f"{a.tag} d{d} elbo-ctx {res[d]:.3f} elbo {roc_auc_score(y, ne):.3f} "
-          f"heldout-normal-nelbo {ne[normal].mean() * math.log(2):.1f} train {t1:.0f}s", flush=True)
+    print(
+        f"{a.tag} d{d} elbo-ctx {res[d]:.3f} elbo {roc_auc_score(y, ne):.3f} "
+        f"heldout-normal-nelbo {ne[normal].mean() * math.log(2):.1f} train {t1:.0f}s",
+        flush=True,
+    )
 print(a.tag, "mean", round(float(np.mean(list(res.values()))), 4), json.dumps({k: round(v, 3) for k, v in res.items()}))

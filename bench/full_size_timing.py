@@ -1,4 +1,4 @@
-"""Seconds of `aelab bench auroc` at full-MNIST sizes, on this machine, without full MNIST.
+"""Seconds of `python bench/auroc.py` at full-MNIST sizes, on this machine, without full MNIST.
 
 Full MNIST (60,000 train / 10,000 test digits) cannot be downloaded here, so this script times the
 benchmark on data of the same *sizes*: the 5,000 bundled real digits, each shifted by a few pixels
@@ -16,8 +16,8 @@ import argparse
 import time
 
 import torch
+from auroc import _cpu_count, run_auroc_benchmark  # bench/auroc.py, beside this script
 
-from aelab.bench import _cpu_count, run_auroc_benchmark
 from aelab.data import MNISTData, load_mnist
 
 
@@ -46,7 +46,9 @@ def main() -> None:
     wall = time.perf_counter() - start
     print(f"wall {wall:.0f} s with {args.workers} workers ({result['total_seconds']:.0f} s inside the benchmark)")
     for m, v in result["methods"].items():
-        print(f"  {m:16s} train {v['train_seconds']:7.1f} s  score {result['score_seconds'][m]:6.1f} s (summed over digits)")
+        print(
+            f"  {m:16s} train {v['train_seconds']:7.1f} s  score {result['score_seconds'][m]:6.1f} s (summed over digits)"
+        )
 
 
 if __name__ == "__main__":

@@ -16,11 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from aelab import build, grading
+from aelab.course import grading, registry
 
 
 def make_class(folder: Path, n: int, assignments) -> None:
-    root = build.repo_root()
+    root = registry.course_root()
     for i in range(n):
         for a in assignments:
             target = folder / f"student{i:02d}" / a
@@ -34,8 +34,9 @@ def time_class(n: int, workers: int, assignments) -> tuple[float, list]:
         tmp = Path(tmp)
         make_class(tmp / "submitted", n, assignments)
         start = time.perf_counter()
-        outcomes = grading.grade_class(tmp / "submitted", tmp / "out", assignments=assignments,
-                                       workers=workers, log=lambda *_: None)
+        outcomes = grading.grade_class(
+            tmp / "submitted", tmp / "out", assignments=assignments, workers=workers, log=lambda *_: None
+        )
         return time.perf_counter() - start, outcomes
 
 
@@ -43,13 +44,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--class-size", type=int, default=20)
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
-    parser.add_argument("--assignments", nargs="*", default=list(build.ASSIGNMENTS))
+    parser.add_argument("--assignments", nargs="*", default=list(registry.names()))
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}, workers: {args.workers}, assignments: {', '.join(args.assignments)}")
     seconds, outcomes = time_class(1, 1, args.assignments)
     per_nb = {o.assignment: o.seconds for o in outcomes}
-    print(f"one submission, serial: {seconds:.1f} s in all "
-          f"({', '.join(f'{a}: {s:.1f} s' for a, s in per_nb.items())})")
+    print(f"one submission, serial: {seconds:.1f} s in all ({', '.join(f'{a}: {s:.1f} s' for a, s in per_nb.items())})")
     assert all(o.score == o.max_score for o in outcomes), [(o.assignment, o.status, o.detail) for o in outcomes]
     if args.workers > 1:
         seconds, _ = time_class(1, args.workers, args.assignments)
@@ -57,8 +57,10 @@ def main() -> None:
     if args.class_size > 1:
         seconds, outcomes = time_class(args.class_size, args.workers, args.assignments)
         full = sum(o.score == o.max_score for o in outcomes)
-        print(f"class of {args.class_size}, {args.workers} workers: {seconds:.1f} s in all, "
-              f"{seconds / args.class_size:.1f} s per submission; {full}/{len(outcomes)} notebooks at full marks")
+        print(
+            f"class of {args.class_size}, {args.workers} workers: {seconds:.1f} s in all, "
+            f"{seconds / args.class_size:.1f} s per submission; {full}/{len(outcomes)} notebooks at full marks"
+        )
 
 
 if __name__ == "__main__":

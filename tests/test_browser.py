@@ -1,6 +1,6 @@
 """The course as its users meet it: JupyterLab in Chromium, driven by Playwright.
 
-One JupyterLab (``aelab lab``'s :func:`aelab.lab.running_lab`, fast mode) serves a scratch copy of
+One JupyterLab (``aelab lab``'s :func:`aelab.course.lab.running_lab`, fast mode) serves a scratch copy of
 the course on a free loopback port with a token; Debian's Chromium opens it headless. The tests
 
 - run every release notebook as a student does (Run All; where JupyterLab's Run All stops at a
@@ -28,11 +28,10 @@ import time
 import warnings
 from pathlib import Path
 
+import browser_helpers as bh
 import pytest
 
-import browser_helpers as bh
-
-from aelab import build, lab
+from aelab.course import build, lab, registry
 
 REASON = bh.browser_unavailable_reason()
 if REASON is None:
@@ -43,7 +42,7 @@ else:  # every test that needs the `page` fixture is skipped, with REASON
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "test-output" / "browser"
-ASSIGNMENTS = build.ASSIGNMENTS
+ASSIGNMENTS = registry.names()
 NOTEBOOK_TIMEOUT = float(os.environ.get("AELAB_BROWSER_NOTEBOOK_TIMEOUT", "240"))  # s, one notebook's run
 OPEN_TIMEOUT = 120.0  # s, a notebook opened with its kernel idle
 # Solution notebooks run in the browser: the richest one by default (the solutions are also executed
@@ -78,8 +77,9 @@ def course(tmp_path_factory) -> Path:
         for a in ASSIGNMENTS:
             if (ROOT / folder / a).is_dir():
                 shutil.copytree(ROOT / folder / a, dest / folder / a, ignore=ignore)
-    missing = [a for a in ASSIGNMENTS if (ROOT / "source" / a).is_dir()
-               and not (ROOT / "release" / a / f"{a}.ipynb").exists()]
+    missing = [
+        a for a in ASSIGNMENTS if (ROOT / "source" / a).is_dir() and not (ROOT / "release" / a / f"{a}.ipynb").exists()
+    ]
     if missing:
         os.environ["PATH"] = lab.lab_env()["PATH"]  # nbgrader runs alembic by name
         for rel, text in build.generate_release(ROOT, missing).items():
@@ -100,9 +100,16 @@ def server(course, tmp_path_factory, out_dir):
         JUPYTER_RUNTIME_DIR=str(scratch / "runtime"),
     )
     bh.quiet_lab_settings(scratch / "settings")
-    with lab.running_lab(course, lab.free_port(), secrets.token_hex(16), env, course=course,
-                         log_path=out_dir / "jupyterlab.log", timeout=180,
-                         extra_args=["--LabApp.expose_app_in_browser=True"]) as srv:
+    with lab.running_lab(
+        course,
+        lab.free_port(),
+        secrets.token_hex(16),
+        env,
+        course=course,
+        log_path=out_dir / "jupyterlab.log",
+        timeout=180,
+        extra_args=["--LabApp.expose_app_in_browser=True"],
+    ) as srv:
         yield srv
 
 
@@ -147,8 +154,10 @@ def _wait(pg, js: str, arg, timeout: float, what: str) -> None:
 
 def open_notebook(pg, path: str) -> None:
     """Open a notebook as from the file browser and wait until its kernel is idle."""
-    pg.evaluate("(path) => window.jupyterapp.commands.execute('docmanager:open', {path, factory: 'Notebook'})"
-                ".then(() => true)", path)
+    pg.evaluate(
+        "(path) => window.jupyterapp.commands.execute('docmanager:open', {path, factory: 'Notebook'}).then(() => true)",
+        path,
+    )
     _wait(pg, bh.NOTEBOOK_READY, path, OPEN_TIMEOUT, f"{path} to open with an idle kernel")
 
 
@@ -158,8 +167,7 @@ def close_notebook(pg) -> None:
 
 def run_command(pg, command: str, timeout: float) -> None:
     pg.evaluate(bh.START_COMMAND, [command, None])
-    _wait(pg, bh.RUN_SETTLED, None, timeout,
-          f"'{command}' to finish (kernel idle, no cell running or queued [*])")
+    _wait(pg, bh.RUN_SETTLED, None, timeout, f"'{command}' to finish (kernel idle, no cell running or queued [*])")
 
 
 def run_all_as_a_student(pg, timeout: float = NOTEBOOK_TIMEOUT) -> tuple[dict, int]:
@@ -175,8 +183,11 @@ def run_all_as_a_student(pg, timeout: float = NOTEBOOK_TIMEOUT) -> tuple[dict, i
             return state, restarts
         before = [c for c in state["cells"] if c["index"] < todo[0]["index"]]
         if not before or not before[-1]["errors"]:
-            pytest.fail(f"Run All stopped before cell {todo[0]['index']} without an error in the cell above it\n"
-                        + bh.summarize(state), pytrace=False)
+            pytest.fail(
+                f"Run All stopped before cell {todo[0]['index']} without an error in the cell above it\n"
+                + bh.summarize(state),
+                pytrace=False,
+            )
         restarts += 1
         if restarts > len(state["cells"]):
             pytest.fail("more restarts than code cells\n" + bh.summarize(state), pytrace=False)
@@ -188,7 +199,8 @@ def check_all_executed(state: dict) -> None:
     counts = [c["count"] for c in state["cells"]]
     assert all(isinstance(n, int) for n in counts), "cells left unexecuted:\n" + bh.summarize(state)
     assert counts == sorted(counts) and len(set(counts)) == len(counts), (
-        "cells ran out of order or twice:\n" + bh.summarize(state))
+        "cells ran out of order or twice:\n" + bh.summarize(state)
+    )
     bad = [p for p in state["prompts"] if not re.fullmatch(r"\[\d+\]:", p)]
     assert not bad, f"input prompts not all filled as [n]: {bad}"
     assert state["kernel"] == "idle"
@@ -198,11 +210,15 @@ def check_all_executed(state: dict) -> None:
 
 def check_kernel(pg) -> None:
     """The notebook's kernel is this environment's Python, in fast mode, with the inline backend."""
-    out = pg.evaluate(bh.KERNEL_PROBE, "import os, sys, matplotlib; print(sys.executable); "
-                      "print(os.environ.get('AELAB_FAST')); print(matplotlib.get_backend())")
+    out = pg.evaluate(
+        bh.KERNEL_PROBE,
+        "import os, sys, matplotlib; print(sys.executable); "
+        "print(os.environ.get('AELAB_FAST')); print(matplotlib.get_backend())",
+    )
     exe, fast, backend = out.strip().splitlines()
     assert Path(exe).resolve() == Path(sys.executable).resolve() or Path(exe).parent == Path(sys.executable).parent, (
-        f"the notebook's kernel runs {exe}, not this environment's {sys.executable}")
+        f"the notebook's kernel runs {exe}, not this environment's {sys.executable}"
+    )
     assert fast == "1", "the kernel does not see AELAB_FAST=1"
     assert "inline" in backend, f"matplotlib backend in the kernel is {backend}: figures would not show"
 
@@ -212,18 +228,23 @@ def rendered(pg) -> dict[int, dict]:
 
 
 def wait_images_loaded(pg, timeout: float = 30) -> None:
-    _wait(pg, """() => [...document.querySelectorAll('.jp-OutputArea-output img')]
-                   .every(im => im.complete && im.naturalWidth > 0)""", None, timeout, "the figures to load")
+    _wait(
+        pg,
+        """() => [...document.querySelectorAll('.jp-OutputArea-output img')]
+                   .every(im => im.complete && im.naturalWidth > 0)""",
+        None,
+        timeout,
+        "the figures to load",
+    )
 
 
 def screenshot_at(pg, index: int | None, path: Path, output: str | None = None) -> None:
     """Screenshot of the window with cell ``index`` at the top, or with its ``output`` (a CSS
     selector inside the cell) scrolled fully into view."""
-    if index is not None:
-        if not (output and pg.evaluate(bh.SCROLL_TO_OUTPUT, [index, output])):
-            if output:
-                print(f"{path.name}: could not frame {output} of cell {index}; showing the cell")
-            pg.evaluate(bh.SCROLL_TO_CELL, index)
+    if index is not None and not (output and pg.evaluate(bh.SCROLL_TO_OUTPUT, [index, output])):
+        if output:
+            print(f"{path.name}: could not frame {output} of cell {index}; showing the cell")
+        pg.evaluate(bh.SCROLL_TO_CELL, index)
     pg.screenshot(path=str(path))
 
 
@@ -236,8 +257,11 @@ def headless_outputs(nb_path: Path) -> dict[int, set[str]]:
     if not nb_path.exists():
         return {}
     nb = bh.read_notebook(nb_path)
-    return {i: {m for o in c.get("outputs", []) for m in o.get("data", {})}
-            for i, c in enumerate(nb.cells) if c.cell_type == "code"}
+    return {
+        i: {m for o in c.get("outputs", []) for m in o.get("data", {})}
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code"
+    }
 
 
 def check_rendering(pg, state: dict, expect_ok: set[int], reference: dict[int, set[str]]) -> list[str]:
@@ -275,11 +299,19 @@ def test_aelab_lab_command_serves_the_course(course, tmp_path):
 
     port, token = lab.free_port(), secrets.token_hex(8)
     env = lab.lab_env()
-    env.update(AELAB_COURSE_DIR=str(course), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-               JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
-    proc = subprocess.Popen([sys.executable, "-m", "aelab.cli", "lab", "--fast", "--port", str(port),
-                             "--token", token], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            stdin=subprocess.DEVNULL, text=True)
+    env.update(
+        AELAB_COURSE_DIR=str(course),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aelab.course.cli", "lab", "--fast", "--port", str(port), "--token", token],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
     try:
@@ -339,17 +371,25 @@ def test_release_notebook_as_a_student(page, course, out_dir, assignment):
             elif p.expect == "fail" and not errors:
                 problems.append(f"{p.label()} is a graded test on a stub and passed with nothing filled in")
             elif p.expect == "fail" and names - STUB_ERRORS:
-                problems.append(f"{p.label()} is a graded test on a stub but fails with {sorted(names)}: "
-                                f"{errors[0]['evalue'][:200]}")
+                problems.append(
+                    f"{p.label()} is a graded test on a stub but fails with {sorted(names)}: "
+                    f"{errors[0]['evalue'][:200]}"
+                )
             elif p.expect == "may_fail" and names - STUB_ERRORS:
                 # a later cell tripping over a name an earlier, failed cell left behind: confusing for
                 # a student, but a consequence of the empty stubs, so reported rather than failed
-                warnings.warn(ConfusingStubError(
-                    f"{rel}: {p.label()} depends on a stub; with nothing filled in it fails with "
-                    f"{errors[0]['ename']}: {errors[0]['evalue'][:200]} (not NotImplementedError/NameError)"))
+                warnings.warn(
+                    ConfusingStubError(
+                        f"{rel}: {p.label()} depends on a stub; with nothing filled in it fails with "
+                        f"{errors[0]['ename']}: {errors[0]['evalue'][:200]} (not NotImplementedError/NameError)"
+                    )
+                )
         for stub in sorted(stubs):
-            raised = [p for p in plans if stub in p.calls
-                      and "NotImplementedError" in {e["ename"] for e in cells[p.index]["errors"]}]
+            raised = [
+                p
+                for p in plans
+                if stub in p.calls and "NotImplementedError" in {e["ename"] for e in cells[p.index]["errors"]}
+            ]
             if not raised:
                 problems.append(f"no cell shows the stub {stub}() raising NotImplementedError")
         ok_cells = {p.index for p in plans if p.expect == "ok"}
@@ -360,9 +400,11 @@ def test_release_notebook_as_a_student(page, course, out_dir, assignment):
         shown = rendered(page)
         figures = [i for i, r in shown.items() if r["loaded"]]
         assert figures, "no figure rendered anywhere in the student's notebook"
-        print(f"{assignment}: {len(plans)} code cells, ran in {elapsed:.0f} s with {restarts} restart(s) after "
-              f"stub errors; {len(figures)} cell(s) with figures; "
-              f"{sum(1 for r in shown.values() if r['progress'])} with a progress widget")
+        print(
+            f"{assignment}: {len(plans)} code cells, ran in {elapsed:.0f} s with {restarts} restart(s) after "
+            f"stub errors; {len(figures)} cell(s) with figures; "
+            f"{sum(1 for r in shown.values() if r['progress'])} with a progress widget"
+        )
         first_stub_error = next(p.index for p in plans if cells[p.index]["errors"])
         screenshot_at(page, first_stub_error, out_dir / f"release-{assignment}-stub.png", ERROR)
         screenshot_at(page, figures[0], out_dir / f"release-{assignment}.png", FIGURE)
@@ -389,7 +431,8 @@ def test_solution_notebook_runs_without_error(page, course, out_dir, assignment)
         assert counts == list(range(1, len(counts) + 1)), f"not one run top to bottom: {counts}"
         errors = [(c["index"], e) for c in state["cells"] for e in c["errors"]]
         assert not errors, f"{rel}: cells fail in JupyterLab:\n" + "\n".join(
-            f"  cell {i}: {e['ename']}: {e['evalue'][:300]}" for i, e in errors)
+            f"  cell {i}: {e['ename']}: {e['evalue'][:300]}" for i, e in errors
+        )
         check_kernel(page)
         wait_images_loaded(page)
         problems = check_rendering(page, state, {c["index"] for c in state["cells"]}, reference)
@@ -403,8 +446,7 @@ def test_solution_notebook_runs_without_error(page, course, out_dir, assignment)
 
 
 WIDGET_CHECK = [
-    "import torch\nimport aelab\n\ntorch.manual_seed(0)\nmodel = torch.nn.Linear(4, 4)\n"
-    "data = torch.randn(64, 4)",
+    "import torch\nimport aelab\n\ntorch.manual_seed(0)\nmodel = torch.nn.Linear(4, 4)\ndata = torch.randn(64, 4)",
     "# aelab.fit's progress bar (tqdm.auto): an ipywidgets bar in JupyterLab\n"
     "history = aelab.fit(model, data, epochs=3, batch_size=16, progress=True, desc='widget check',\n"
     "                    loss_fn=lambda m, b: ((m(b) - b) ** 2).mean())",
@@ -432,9 +474,14 @@ def test_progress_bar_renders_as_a_widget(page, course, out_dir):
         assert not any(c["errors"] for c in state["cells"]), bh.summarize(state)
         fit = state["cells"][1]
         assert WIDGET_MIME in fit["mimes"], f"aelab.fit printed no widget: {fit['mimes']} {fit['stderr'][-300:]!r}"
-        _wait(page, """() => { const c = window.jupyterapp.shell.currentWidget.content.widgets[1];
-                  return !!c.node.querySelector('.jp-OutputArea .jupyter-widgets .progress-bar'); }""", None, 30,
-              "the progress bar widget to render")
+        _wait(
+            page,
+            """() => { const c = window.jupyterapp.shell.currentWidget.content.widgets[1];
+                  return !!c.node.querySelector('.jp-OutputArea .jupyter-widgets .progress-bar'); }""",
+            None,
+            30,
+            "the progress bar widget to render",
+        )
         wait_images_loaded(page)
         problems = check_rendering(page, state, set(), {})
         shown = rendered(page)
@@ -452,8 +499,13 @@ def test_progress_bar_renders_as_a_widget(page, course, out_dir):
 
 def test_formgrader_lists_the_four_assignments(page, server, out_dir):
     """nbgrader's Formgrader, opened with its JupyterLab command, finds the course's assignments."""
-    _wait(page, "() => window.jupyterapp.commands.hasCommand('nbgrader:open-formgrader')", None, 30,
-          "nbgrader's JupyterLab extension (command nbgrader:open-formgrader)")
+    _wait(
+        page,
+        "() => window.jupyterapp.commands.hasCommand('nbgrader:open-formgrader')",
+        None,
+        30,
+        "nbgrader's JupyterLab extension (command nbgrader:open-formgrader)",
+    )
     page.evaluate("() => window.jupyterapp.commands.execute('nbgrader:open-formgrader').then(() => true)")
     frame = page.frame_locator("iframe[src*='formgrader']")
     rows = frame.locator("#main-table tr td.name a")

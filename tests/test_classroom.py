@@ -30,7 +30,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from aelab import classroom
+from aelab.course import classroom
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = Path(os.environ.get("AELAB_CLASS_ENV", str(classroom.DEFAULT_ENV)))
@@ -112,18 +112,29 @@ def users():
 
 def _dummy_source(folder: Path) -> Path:
     """A small assignment: one solution cell, one graded cell that uses aelab and autograder."""
-    md = lambda grade_id, **kw: {"nbgrader": {"grade": False, "grade_id": grade_id, "locked": True,  # noqa: E731
-                                              "schema_version": 3, "solution": False, "task": False, **kw}}
+    md = lambda grade_id, **kw: {
+        "nbgrader": {
+            "grade": False,
+            "grade_id": grade_id,
+            "locked": True,
+            "schema_version": 3,
+            "solution": False,
+            "task": False,
+            **kw,
+        }
+    }
     cells = [
         nbformat.v4.new_markdown_cell("# Dummy\n## Learning objectives\n- add", metadata=md("intro")),
         nbformat.v4.new_code_cell("import aelab\nimport autograder", metadata=md("setup")),
         nbformat.v4.new_code_cell(
-            "def add(a, b):\n    \"\"\"a + b\"\"\"\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION",
-            metadata=md("add", locked=False, solution=True)),
+            'def add(a, b):\n    """a + b"""\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION',
+            metadata=md("add", locked=False, solution=True),
+        ),
         nbformat.v4.new_code_cell(
             '"""add: small integers."""\nassert add(1, 2) == 3\n### BEGIN HIDDEN TESTS\n'
             "assert add(20, 22) == 42 and callable(autograder.check)\n### END HIDDEN TESTS",
-            metadata=md("test_add", grade=True, points=2)),
+            metadata=md("test_add", grade=True, points=2),
+        ),
     ]
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -148,21 +159,29 @@ def klass(env_prefix, users):
         t0 = time.perf_counter()
         instructor(env_prefix, users, "release", ASSIGNMENT, "--course-dir", course)
         TIMINGS["release"] = time.perf_counter() - t0
-        yield dict(base=base, course=course, exchange=exchange, source=source / ASSIGNMENT,
-                   outbound=exchange / COURSE_ID / "outbound" / ASSIGNMENT,
-                   inbound=exchange / COURSE_ID / "inbound", feedback=exchange / COURSE_ID / "feedback")
+        yield dict(
+            base=base,
+            course=course,
+            exchange=exchange,
+            source=source / ASSIGNMENT,
+            outbound=exchange / COURSE_ID / "outbound" / ASSIGNMENT,
+            inbound=exchange / COURSE_ID / "inbound",
+            feedback=exchange / COURSE_ID / "feedback",
+        )
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
 
 def instructor(env_prefix, users, *args):
-    return classroom.run_as(users["prof"], [env_prefix / "bin" / "aelab", "class", *map(str, args)],
-                            env_prefix=env_prefix)
+    return classroom.run_as(
+        users["prof"], [env_prefix / "bin" / "aelab", "class", *map(str, args)], env_prefix=env_prefix
+    )
 
 
 def student(env_prefix, name, *args, check=True):
-    return classroom.run_as(name, [env_prefix / "bin" / "nbgrader", *map(str, args)], env_prefix=env_prefix,
-                            check=check)
+    return classroom.run_as(
+        name, [env_prefix / "bin" / "nbgrader", *map(str, args)], env_prefix=env_prefix, check=check
+    )
 
 
 def everyone(env_prefix, names, *args):
@@ -187,8 +206,11 @@ def _answer_correctly(name: str, source: Path) -> None:
     pw = pwd.getpwnam(name)
     path = _nb_path(pw.pw_dir)
     nb = nbformat.read(path, as_version=4)
-    ref = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(source / f"{ASSIGNMENT}.ipynb", 4).cells
-           if c.metadata.get("nbgrader", {}).get("solution")}
+    ref = {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in nbformat.read(source / f"{ASSIGNMENT}.ipynb", 4).cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
     for cell in nb.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
         if cell.metadata.get("nbgrader", {}).get("solution") and gid in ref:
@@ -255,8 +277,10 @@ def test_each_student_fetches_only_their_own_feedback(term, klass, users):
         assert got[0].read_bytes() == own.read_bytes(), f"{name} got someone else's feedback"
         assert got[0].stat().st_uid == pwd.getpwnam(name).pw_uid
     # a right and a wrong answer get different feedback (alice's and carol's may be identical)
-    texts = {r: (klass["course"] / "feedback" / users[r] / ASSIGNMENT / f"{ASSIGNMENT}.html").read_bytes()
-             for r in ("alice", "bob")}
+    texts = {
+        r: (klass["course"] / "feedback" / users[r] / ASSIGNMENT / f"{ASSIGNMENT}.html").read_bytes()
+        for r in ("alice", "bob")
+    }
     assert texts["alice"] != texts["bob"]
 
 
@@ -281,7 +305,9 @@ def test_release_refuses_a_leaking_student_version(term, klass, users, env_prefi
     leaky = klass["course"] / "source" / "leaky"
     _dummy_source(klass["base"] / "leaky-src")
     nb = nbformat.read(klass["base"] / "leaky-src" / "dummy" / "dummy.ipynb", as_version=4)
-    nb.cells[-1].source = nb.cells[-1].source.replace("### BEGIN HIDDEN TESTS\n", "").replace("### END HIDDEN TESTS", "")
+    nb.cells[-1].source = (
+        nb.cells[-1].source.replace("### BEGIN HIDDEN TESTS\n", "").replace("### END HIDDEN TESTS", "")
+    )
     nb.cells[-1].source += "\nautograder.check('lab01.reconstruction_error.shape', add)"
     leaky.mkdir()
     nbformat.write(nb, leaky / "leaky.ipynb")
@@ -304,11 +330,19 @@ def test_students_cannot_read_the_instructors_course(term, klass, users):
     course = klass["course"]
     for role in ("alice", "bob"):
         s = users[role]
-        for target in (course, course / "autograded", course / "autograded" / users["alice"] / ASSIGNMENT,
-                       course / "source" / ASSIGNMENT, course / "submitted"):
+        for target in (
+            course,
+            course / "autograded",
+            course / "autograded" / users["alice"] / ASSIGNMENT,
+            course / "source" / ASSIGNMENT,
+            course / "submitted",
+        ):
             assert attempt(s, "ls", str(target)).returncode != 0, f"{s} listed {target}"
-        for target in (course / "gradebook.db", course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
-                       course / "autograded" / users["alice"] / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"):
+        for target in (
+            course / "gradebook.db",
+            course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
+            course / "autograded" / users["alice"] / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
+        ):
             assert attempt(s, "cat", str(target)).returncode != 0, f"{s} read {target}"
         assert attempt(s, "touch", str(course / "gradebook.db")).returncode != 0
 
@@ -366,16 +400,30 @@ def hub(env_prefix, users, klass):
     password = secrets.token_urlsafe(12)
     state = klass["base"] / "hub"
     port = _free_port()
-    env = dict(os.environ, AELAB_CLASS_ENV=str(env_prefix), AELAB_HUB_STATE=str(state), AELAB_HUB_PORT=str(port),
-               AELAB_HUB_API_PORT=str(_free_port()), AELAB_PROXY_API_PORT=str(_free_port()),
-               AELAB_HUB_AUTH="dummy", AELAB_HUB_DUMMY_PASSWORD=password,
-               AELAB_HUB_INSTRUCTORS=users["prof"], AELAB_HUB_STUDENTS=",".join(users[r] for r in ("alice", "bob", "carol", "dave")))
+    env = dict(
+        os.environ,
+        AELAB_CLASS_ENV=str(env_prefix),
+        AELAB_HUB_STATE=str(state),
+        AELAB_HUB_PORT=str(port),
+        AELAB_HUB_API_PORT=str(_free_port()),
+        AELAB_PROXY_API_PORT=str(_free_port()),
+        AELAB_HUB_AUTH="dummy",
+        AELAB_HUB_DUMMY_PASSWORD=password,
+        AELAB_HUB_INSTRUCTORS=users["prof"],
+        AELAB_HUB_STUDENTS=",".join(users[r] for r in ("alice", "bob", "carol", "dave")),
+    )
     env["PATH"] = f"{env_prefix / 'bin'}:{env['PATH']}"
     state.mkdir(mode=0o700)
-    log = open(klass["base"] / "hub.log", "w")
+    log = open(klass["base"] / "hub.log", "w")  # noqa: SIM115 - the hub writes it until the test stops it
     t0 = time.perf_counter()
-    proc = subprocess.Popen([env_prefix / "bin" / "jupyterhub", "-f", ROOT / "deploy" / "jupyterhub_config.py"],
-                            cwd=state, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [env_prefix / "bin" / "jupyterhub", "-f", ROOT / "deploy" / "jupyterhub_config.py"],
+        cwd=state,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         import requests
@@ -419,8 +467,11 @@ def test_hub_student_logs_in_fetches_and_submits(hub, klass, users):
     bad = requests.Session()
     bad_login = bad.get(f"{hub['url']}/hub/login", timeout=10)
     bad_xsrf = re.search(r'name="_xsrf" value="([^"]+)"', bad_login.text)
-    r_bad = bad.post(f"{hub['url']}/hub/login", data={"username": dave, "password": "wrong",
-                                                       "_xsrf": bad_xsrf.group(1) if bad_xsrf else ""}, timeout=10)
+    r_bad = bad.post(
+        f"{hub['url']}/hub/login",
+        data={"username": dave, "password": "wrong", "_xsrf": bad_xsrf.group(1) if bad_xsrf else ""},
+        timeout=10,
+    )
     assert "/user/" not in r_bad.url and r_bad.status_code in (200, 403)
     base = f"{hub['url']}/user/{dave}"
     deadline = time.monotonic() + 180
@@ -429,8 +480,9 @@ def test_hub_student_logs_in_fetches_and_submits(hub, klass, users):
         if r.status_code == 200 and r.url.startswith(f"{base}/lab"):
             break
         if time.monotonic() > deadline:
-            raise AssertionError(f"{dave}'s server did not start ({r.status_code} {r.url}):\n"
-                                 + hub["log"].read_text()[-4000:])
+            raise AssertionError(
+                f"{dave}'s server did not start ({r.status_code} {r.url}):\n" + hub["log"].read_text()[-4000:]
+            )
         time.sleep(1)
     TIMINGS["hub start to a student's running server"] = time.perf_counter() - hub["t0"]
     # the server runs as dave
@@ -447,25 +499,38 @@ def test_hub_student_logs_in_fetches_and_submits(hub, klass, users):
     listed = s.get(f"{base}/assignments", params={"course_id": COURSE_ID}, timeout=60).json()
     assert listed["success"], listed
     assert [(a["course_id"], a["assignment_id"], a["status"]) for a in listed["value"]] == [
-        (COURSE_ID, ASSIGNMENT, "released")], listed
+        (COURSE_ID, ASSIGNMENT, "released")
+    ], listed
     assert s.get(f"{base}/formgraders", timeout=30).status_code == 404, "course_list is an instructor's tool"
     # fetch and submit through the server's REST API
-    r = s.post(f"{base}/assignments/fetch", data={"course_id": COURSE_ID, "assignment_id": ASSIGNMENT},
-               headers=headers, timeout=120)
+    r = s.post(
+        f"{base}/assignments/fetch",
+        data={"course_id": COURSE_ID, "assignment_id": ASSIGNMENT},
+        headers=headers,
+        timeout=120,
+    )
     assert r.status_code == 200 and r.json()["success"], r.text[:2000]
     assert [a["status"] for a in r.json()["value"]] == ["fetched"], r.json()
     fetched = _nb_path(pw.pw_dir)
     assert fetched.is_file() and fetched.stat().st_uid == pw.pw_uid
     before = {p.name for p in klass["inbound"].iterdir()}
-    r = s.post(f"{base}/assignments/submit", data={"course_id": COURSE_ID, "assignment_id": ASSIGNMENT},
-               headers=headers, timeout=120)
+    r = s.post(
+        f"{base}/assignments/submit",
+        data={"course_id": COURSE_ID, "assignment_id": ASSIGNMENT},
+        headers=headers,
+        timeout=120,
+    )
     assert r.status_code == 200 and r.json()["success"], r.text[:2000]
     new = [klass["inbound"] / n for n in {p.name for p in klass["inbound"].iterdir()} - before]
     assert len(new) == 1 and new[0].name.startswith(f"{dave}+{ASSIGNMENT}+"), new
     assert (new[0] / f"{ASSIGNMENT}.ipynb").stat().st_uid == pw.pw_uid
     # and the instructor sees it as a submission to collect
-    listing = classroom.run_as(users["prof"], [ENV_PREFIX / "bin" / "nbgrader", "list", "--inbound"],
-                               env_prefix=ENV_PREFIX, cwd=klass["course"])
+    listing = classroom.run_as(
+        users["prof"],
+        [ENV_PREFIX / "bin" / "nbgrader", "list", "--inbound"],
+        env_prefix=ENV_PREFIX,
+        cwd=klass["course"],
+    )
     assert dave in listing.stdout + listing.stderr
 
 

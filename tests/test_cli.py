@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from aelab import cli
+from aelab.course import cli
 
 
 def test_doctor_reports_versions_device_and_data(capsys):
@@ -16,7 +16,7 @@ def test_doctor_reports_versions_device_and_data(capsys):
 
 
 def test_doctor_fails_clearly_when_a_package_is_missing(monkeypatch, capsys):
-    from aelab import doctor
+    from aelab.course import doctor
 
     monkeypatch.setattr(doctor, "REQUIRED", doctor.REQUIRED + [("not-a-package", "not_a_package_aelab")])
     assert cli.main(["doctor", "--quick"]) == 1
@@ -30,7 +30,9 @@ def test_no_command_prints_help(capsys):
 
 
 def test_console_script_is_installed():
-    result = subprocess.run([sys.executable, "-m", "aelab.cli", "--help"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "aelab.course.cli", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0 and "build" in result.stdout
 
 

@@ -3,17 +3,14 @@ release/ (no solutions, no hidden tests) and solutions/ (executed, fresh)."""
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
-from pathlib import Path
 
 import nbformat
 import pytest
-
-from aelab import build
 from course_helpers import ASSIGNMENTS, IDS, MARKERS, ROOT, SOURCES
 from course_helpers import notebooks as _notebooks
+
+from aelab.course import build
 
 
 def test_all_four_assignments_exist():
@@ -66,7 +63,8 @@ def test_source_has_no_outputs_and_one_setup_cell(assignment, path):
     for c in code:
         assert not re.search(r"^\s*[!%]\s*pip", c.source, flags=re.M), "no pip installs in notebooks"
         assert not re.search(r"""(open|read_csv|load|Path)\(\s*['"]\.{0,2}/?[\w-]+/""", c.source), (
-            "no paths relative to the working directory:\n" + c.source)
+            "no paths relative to the working directory:\n" + c.source
+        )
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown").lower()
     for heading in ("learning objectives", "summary"):
         assert heading in text, f"missing a {heading!r} section"
@@ -76,7 +74,7 @@ def test_source_has_no_outputs_and_one_setup_cell(assignment, path):
 # -------------------------------------------------------------------------------------- release
 def _solution_lines(nb) -> set[str]:
     lines: set[str] = set()
-    for cell, meta in _nbgrader_cells(nb):
+    for cell, _meta in _nbgrader_cells(nb):
         if cell.cell_type != "code":
             continue
         for block in re.findall(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", cell.source, flags=re.S):
@@ -131,5 +129,3 @@ def test_solutions_were_executed_without_errors(assignment, path):
     assert images, "the solutions carry their figures"
     src = nbformat.read(path, as_version=4)
     assert [c.source for c in nb.cells] == [c.source for c in src.cells]
-
-

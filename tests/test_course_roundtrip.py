@@ -6,9 +6,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
 from course_helpers import ASSIGNMENTS, ROOT
-
 
 
 @pytest.fixture(scope="module")
@@ -17,19 +15,14 @@ def graded_course(tmp_path_factory):
     'solver' submits the source (solutions), 'blank' submits the untouched release."""
     from nbgrader.api import Gradebook
     from nbgrader.apps import NbGraderAPI
-    from traitlets.config import Config
 
-    from aelab._env import tools_on_path
+    from aelab.course._env import tools_on_path
+    from aelab.course.config import nbgrader_config
 
     tools_on_path()
     course = tmp_path_factory.mktemp("course")
     shutil.copytree(ROOT / "source", course / "source")
-    config = Config()
-    config.CourseDirectory.root = str(course)
-    config.CourseDirectory.course_id = "aelab"
-    config.Execute.timeout = 300
-    config.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
-    api = NbGraderAPI(config=config)
+    api = NbGraderAPI(config=nbgrader_config(course, timeout=300))
     scores = {}
     for a in ASSIGNMENTS:
         result = api.generate_assignment(a, force=True, create=True)
@@ -45,8 +38,11 @@ def graded_course(tmp_path_factory):
         for a in ASSIGNMENTS:
             for student in ("solver", "blank"):
                 sub = gb.find_submission(a, student)
-                scores[a, student] = (sub.score, sub.max_score,
-                                      {g.name: g.score for nb in sub.notebooks for g in nb.grades if g.max_score})
+                scores[a, student] = (
+                    sub.score,
+                    sub.max_score,
+                    {g.name: g.score for nb in sub.notebooks for g in nb.grades if g.max_score},
+                )
     return scores
 
 

@@ -7,7 +7,6 @@ import json
 import shutil
 
 import pytest
-
 from course_helpers import IDS, ROOT, SOURCES, validator
 
 
@@ -30,7 +29,7 @@ def test_release_fails_validation(assignment, path, tmp_path, monkeypatch):
     shutil.copy(ROOT / "release" / assignment / path.name, copy)
     results = validator().validate(str(copy))
     assert results.get("failed"), "the untouched release passed validation"
-    assert all("NotImplementedError" in f["raw_error"] or "AssertionError" in f["raw_error"]
-               or "NameError" in f["raw_error"] for f in results["failed"]), results["failed"][:2]
-
-
+    assert all(
+        "NotImplementedError" in f["raw_error"] or "AssertionError" in f["raw_error"] or "NameError" in f["raw_error"]
+        for f in results["failed"]
+    ), results["failed"][:2]

@@ -10,7 +10,6 @@ import pytest
 import torch
 
 import aelab
-from aelab import data as data_mod
 
 
 def test_iris_is_standardised_float32():
@@ -81,7 +80,7 @@ def test_torchvision_reads_idx_files(idx_folder, capsys):
 
 
 def test_auto_prefers_torchvision_from_env_folder(idx_folder, monkeypatch, capsys):
-    root, (train_x, *_ ) = idx_folder
+    root, (train_x, *_) = idx_folder
     monkeypatch.setenv("AELAB_DATA", str(root))
     data = aelab.load_mnist("train")  # source="auto", root from $AELAB_DATA
     assert data.source == "torchvision" and len(data) == len(train_x)

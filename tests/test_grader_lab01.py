@@ -40,7 +40,11 @@ def re_numpy(x, x_hat, kind="mse"):
 
 def re_functional(x, x_hat, kind="mse"):
     _check_kind(kind)
-    loss = {"mse": F.mse_loss, "l1": F.l1_loss, "bce": lambda p, t, reduction: F.binary_cross_entropy(p, t, reduction=reduction)}[kind]
+    loss = {
+        "mse": F.mse_loss,
+        "l1": F.l1_loss,
+        "bce": lambda p, t, reduction: F.binary_cross_entropy(p, t, reduction=reduction),
+    }[kind]
     return loss(x_hat, x, reduction="none").flatten(1).mean(1)
 
 
@@ -75,6 +79,7 @@ def _wrong(body):
     def fn(x, x_hat, kind="mse"):
         _check_kind(kind)
         return body(x, x_hat, kind)
+
     return fn
 
 
@@ -82,12 +87,22 @@ WRONG_RE = {
     "batch_mean_scalar": _wrong(lambda x, xh, k: ref.reconstruction_error(x, xh, k).mean()),
     "sum_not_mean": _wrong(lambda x, xh, k: ref.reconstruction_error(x, xh, k) * x[0].numel()),
     "l1_squared": _wrong(lambda x, xh, k: ref.reconstruction_error(x, xh, "mse" if k == "l1" else k)),
-    "l1_no_abs": _wrong(lambda x, xh, k: (x - xh).flatten(1).mean(1) if k == "l1" else ref.reconstruction_error(x, xh, k)),
-    "wrong_axis": _wrong(lambda x, xh, k: F.mse_loss(xh, x, reduction="none").mean(0) if k == "mse" else F.l1_loss(xh, x, reduction="none").mean(0)),
+    "l1_no_abs": _wrong(
+        lambda x, xh, k: (x - xh).flatten(1).mean(1) if k == "l1" else ref.reconstruction_error(x, xh, k)
+    ),
+    "wrong_axis": _wrong(
+        lambda x, xh, k: (
+            F.mse_loss(xh, x, reduction="none").mean(0) if k == "mse" else F.l1_loss(xh, x, reduction="none").mean(0)
+        )
+    ),
     "only_dim1": _wrong(lambda x, xh, k: ((x - xh) ** 2 if k == "mse" else (x - xh).abs()).mean(1)),
-    "rmse": _wrong(lambda x, xh, k: ref.reconstruction_error(x, xh, k).sqrt() if k == "mse" else ref.reconstruction_error(x, xh, k)),
+    "rmse": _wrong(
+        lambda x, xh, k: ref.reconstruction_error(x, xh, k).sqrt() if k == "mse" else ref.reconstruction_error(x, xh, k)
+    ),
     "squeezed_single": _wrong(lambda x, xh, k: ref.reconstruction_error(x, xh, k).squeeze()),
-    "bce_swapped": _wrong(lambda x, xh, k: ref.reconstruction_error(xh, x, k) if k == "bce" else ref.reconstruction_error(x, xh, k)),
+    "bce_swapped": _wrong(
+        lambda x, xh, k: ref.reconstruction_error(xh, x, k) if k == "bce" else ref.reconstruction_error(x, xh, k)
+    ),
     "bce_sum": _wrong(lambda x, xh, k: ref.reconstruction_error(x, xh, k) * (x[0].numel() if k == "bce" else 1)),
 }
 
@@ -167,10 +182,8 @@ def test_wrong_normalized_scores_fails(name):
     assert failures("normalized_scores", WRONG_NS[name]), f"{name} passed every check"
 
 
-
-
 def test_checks_are_quiet(capfd):
-    
+
     noisy_right = {
         "reconstruction_error": ref.reconstruction_error,
         "normalized_scores": ref.normalized_scores,

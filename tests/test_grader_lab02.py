@@ -61,7 +61,9 @@ WRONG_RP = {
     "no_gradient_sample": lambda mu, ls: torch.distributions.Normal(mu, torch.exp(ls)).sample(),
     "detached": lambda mu, ls: (mu + torch.exp(ls) * torch.randn_like(mu)).detach(),
     "numpy_result": lambda mu, ls: (mu + torch.exp(ls) * torch.randn_like(mu)).detach().numpy(),
-    "fixed_generator": lambda mu, ls: mu + torch.exp(ls) * torch.randn(mu.shape, generator=torch.Generator().manual_seed(7)),
+    "fixed_generator": lambda mu, ls: (
+        mu + torch.exp(ls) * torch.randn(mu.shape, generator=torch.Generator().manual_seed(7))
+    ),
 }
 
 
@@ -141,7 +143,7 @@ WRONG_LLD = {
     "mean_over_latent": lambda z, mu, ls: torch.distributions.Normal(mu, torch.exp(ls)).log_prob(z).mean(-1),
     "no_sum": lambda z, mu, ls: torch.distributions.Normal(mu, torch.exp(ls)).log_prob(z),
     "batch_sum": lambda z, mu, ls: torch.distributions.Normal(mu, torch.exp(ls)).log_prob(z).sum(),
-    "missing_half": lambda z, mu, ls: (-((z - mu) / ls.exp()) ** 2 - ls - 0.5 * LOG_2PI).sum(-1),
+    "missing_half": lambda z, mu, ls: (-(((z - mu) / ls.exp()) ** 2) - ls - 0.5 * LOG_2PI).sum(-1),
 }
 
 
@@ -179,9 +181,7 @@ def test_right_implementation_passes(exercise, fn):
     assert failures(exercise, fn) == []
 
 
-@pytest.mark.parametrize(
-    "exercise, name", [(ex, name) for ex, fns in WRONG.items() for name in sorted(fns)]
-)
+@pytest.mark.parametrize("exercise, name", [(ex, name) for ex, fns in WRONG.items() for name in sorted(fns)])
 def test_wrong_implementation_fails(exercise, name):
     assert failures(exercise, WRONG[exercise][name]), f"{exercise}: {name} passed every check"
 
@@ -192,8 +192,6 @@ def test_reparameterize_statistics_do_not_depend_on_global_rng(seed):
     np.random.seed(seed)
     for fn in (ref.reparameterize, rp_numpy_eps, rp_distribution):
         autograder.check("lab02.reparameterize.statistics", fn)
-
-
 
 
 def test_checks_are_quiet(capfd):

@@ -10,9 +10,9 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from grader_helpers import assert_loses_points, message, wrong_answer_cases
 
 import autograder
-from grader_helpers import assert_loses_points, message, wrong_answer_cases
 from autograder import lab03
 from autograder import reference as ref
 from autograder.make_reference import TIE_BIAS, TIE_LOSS
@@ -154,8 +154,24 @@ def do_loop(vae, x, th):
 
 
 RIGHT = {
-    "reconstruction_loss": [ref.reconstruction_loss, rl_forward, rl_bceloss, rl_loop, rl_numpy, rl_log_likelihood, rl_float64],
-    "compute_threshold": [ref.compute_threshold, th_numpy, th_torch, th_sorted_index, th_higher, th_kthvalue, th_weibull],
+    "reconstruction_loss": [
+        ref.reconstruction_loss,
+        rl_forward,
+        rl_bceloss,
+        rl_loop,
+        rl_numpy,
+        rl_log_likelihood,
+        rl_float64,
+    ],
+    "compute_threshold": [
+        ref.compute_threshold,
+        th_numpy,
+        th_torch,
+        th_sorted_index,
+        th_higher,
+        th_kthvalue,
+        th_weibull,
+    ],
     "detect_outlier": [ref.detect_outlier, do_reference_style, do_numpy_bools, do_forward_torch, do_loop, do_float64],
 }
 
@@ -194,8 +210,9 @@ def rl_with_kl(vae, x):
     """The whole negative ELBO per sample: BCE + KL."""
     x = x.reshape(-1, 784)
     out = vae(x, compute_loss=False)
-    std = torch.distributions.MultivariateNormal(torch.zeros_like(out.z_sample),
-                                                 scale_tril=torch.eye(16).expand(len(x), -1, -1))
+    std = torch.distributions.MultivariateNormal(
+        torch.zeros_like(out.z_sample), scale_tril=torch.eye(16).expand(len(x), -1, -1)
+    )
     kl = torch.distributions.kl_divergence(out.z_dist, std)
     return F.binary_cross_entropy(out.x_recon, x + 0.5, reduction="none").sum(-1) + kl
 
@@ -361,7 +378,7 @@ def test_messages_name_the_mistake_without_the_answer():
 
 # ============================================================================ quiet and fast
 def test_checks_are_quiet():
-    
+
     for cid, c in CHECKS.items():
         err, out = io.StringIO(), io.StringIO()
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
@@ -419,6 +436,8 @@ def test_grading_thresholds_are_far_from_every_loss():
     th = lab03._separated_threshold(losses)
     assert np.abs(losses - th).min() > 1e-3 * th
     # the perturbed digits are flagged more often than the clean ones: the check is not vacuous
-    clean = (ref.reconstruction_loss(model, data["x_test"]) > ref.compute_threshold(data["train_losses"])).float().mean()
+    clean = (
+        (ref.reconstruction_loss(model, data["x_test"]) > ref.compute_threshold(data["train_losses"])).float().mean()
+    )
     pert = (ref.reconstruction_loss(model, data["x_pert"]) > ref.compute_threshold(data["train_losses"])).float().mean()
     assert pert > clean

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from grader_helpers import assert_loses_points, message, wrong_answer_cases
 
 import autograder
-from grader_helpers import assert_loses_points, message, wrong_answer_cases
 from autograder import lab04
 from autograder import reference as ref
 
@@ -105,9 +105,14 @@ def au_ranks(scores, digits, held_out):
 def au_aelab(scores, digits, held_out):
     import aelab
 
-    return {int(k): aelab.auroc((digits[(digits == held_out) | (digits == k)] == held_out).long(),
-                                scores[(digits == held_out) | (digits == k)])
-            for k in set(digits.tolist()) if k != held_out}
+    return {
+        int(k): aelab.auroc(
+            (digits[(digits == held_out) | (digits == k)] == held_out).long(),
+            scores[(digits == held_out) | (digits == k)],
+        )
+        for k in set(digits.tolist())
+        if k != held_out
+    }
 
 
 RIGHT = {
@@ -170,17 +175,25 @@ def au_thresholded(scores, digits, held_out):
     from sklearn.metrics import roc_auc_score
 
     pred = (scores > scores.median()).numpy()
-    return {k: roc_auc_score((digits[(digits == held_out) | (digits == k)] == held_out).numpy(),
-                             pred[((digits == held_out) | (digits == k)).numpy()])
-            for k in set(digits.tolist()) - {held_out}}
+    return {
+        k: roc_auc_score(
+            (digits[(digits == held_out) | (digits == k)] == held_out).numpy(),
+            pred[((digits == held_out) | (digits == k)).numpy()],
+        )
+        for k in set(digits.tolist()) - {held_out}
+    }
 
 
 def au_inverted_labels(scores, digits, held_out):
     from sklearn.metrics import roc_auc_score
 
-    return {k: roc_auc_score((digits[(digits == held_out) | (digits == k)] != held_out).numpy(),
-                             scores[(digits == held_out) | (digits == k)].numpy())
-            for k in set(digits.tolist()) - {held_out}}
+    return {
+        k: roc_auc_score(
+            (digits[(digits == held_out) | (digits == k)] != held_out).numpy(),
+            scores[(digits == held_out) | (digits == k)].numpy(),
+        )
+        for k in set(digits.tolist()) - {held_out}
+    }
 
 
 def au_all_normals(scores, digits, held_out):
@@ -194,8 +207,10 @@ def au_all_normals(scores, digits, held_out):
 def au_strict(scores, digits, held_out):
     """P(anomaly scores higher), ties counted as 0."""
     pos = scores[digits == held_out]
-    return {k: float((pos[:, None] > scores[digits == k][None, :]).double().mean())
-            for k in set(digits.tolist()) - {held_out}}
+    return {
+        k: float((pos[:, None] > scores[digits == k][None, :]).double().mean())
+        for k in set(digits.tolist()) - {held_out}
+    }
 
 
 def au_includes_held_out(scores, digits, held_out):
@@ -273,7 +288,7 @@ def test_messages_name_the_mistake():
 
 # ============================================================================ quiet and fast
 def test_checks_are_quiet():
-    
+
     for cid, c in CHECKS.items():
         err, out = io.StringIO(), io.StringIO()
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
@@ -301,8 +316,9 @@ def test_scores_differ_between_images():
 
 def test_auroc_cases_have_informative_values():
     for seed, held_out, present, decimals in ((3, 4, list(range(10)), None), (5, 2, [1, 2, 3, 8], 0)):
-        scores, digits = lab04._auroc_case(seed, held_out, present, n_per_digit=15 if decimals is None else 20,
-                                           decimals=decimals)
+        scores, digits = lab04._auroc_case(
+            seed, held_out, present, n_per_digit=15 if decimals is None else 20, decimals=decimals
+        )
         values = ref.auroc_per_digit(scores, digits, held_out)
         assert all(abs(v - 0.5) > 0.05 for v in values.values())
         assert len({round(v, 6) for v in values.values()}) > 1

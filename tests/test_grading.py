@@ -10,13 +10,12 @@ from __future__ import annotations
 import csv
 import json
 import re
-import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from aelab import build, grading
+from aelab.course import grading
 
 ROOT = Path(__file__).resolve().parent.parent
 A = "01_autoencoder_basics"
@@ -85,25 +84,43 @@ CASES = {
     "carol_not_a_notebook": lambda: "this is not a notebook\n",
     "dave_missing": lambda: None,
     "erin_raises": lambda: _student_version(
-        lambda nb: _replace_body(nb, "reconstruction_error", "    raise RuntimeError('oops')")),
+        lambda nb: _replace_body(nb, "reconstruction_error", "    raise RuntimeError('oops')")
+    ),
     "frank_loops": lambda: _student_version(
-        lambda nb: setattr(_solution_cell(nb, "reconstruction_error"), "source",
-                           "while True:\n    pass\n" + _solution_cell(nb, "reconstruction_error").source)),
-    "grace_deletes_and_edits_tests": lambda: _student_version(lambda nb: (
-        _drop_test_cell(nb, "test_normalized_scores_values"),
-        _replace_body(nb, "reconstruction_error", WRONG_L1),
-        _edit_test_cell(nb, "test_reconstruction_error_l1", '"""edited"""\npass'))),
-    "heidi_patches_the_grader": lambda: _student_version(lambda nb: (
-        _replace_body(nb, "reconstruction_error", WRONG_L1),
-        setattr(_solution_cell(nb, "normalized_scores"), "source",
+        lambda nb: setattr(
+            _solution_cell(nb, "reconstruction_error"),
+            "source",
+            "while True:\n    pass\n" + _solution_cell(nb, "reconstruction_error").source,
+        )
+    ),
+    "grace_deletes_and_edits_tests": lambda: _student_version(
+        lambda nb: (
+            _drop_test_cell(nb, "test_normalized_scores_values"),
+            _replace_body(nb, "reconstruction_error", WRONG_L1),
+            _edit_test_cell(nb, "test_reconstruction_error_l1", '"""edited"""\npass'),
+        )
+    ),
+    "heidi_patches_the_grader": lambda: _student_version(
+        lambda nb: (
+            _replace_body(nb, "reconstruction_error", WRONG_L1),
+            setattr(
+                _solution_cell(nb, "normalized_scores"),
+                "source",
                 "import autograder\nautograder.check = lambda *args, **kwargs: None\n"
-                + _solution_cell(nb, "normalized_scores").source))),
-    "ivan_edits_grader_files": lambda: _student_version(lambda nb: setattr(
-        _solution_cell(nb, "normalized_scores"), "source",
-        "import os, sys\nfor _p in sys.path:\n    _d = os.path.join(_p, 'auto' + 'grader')\n"
-        "    if os.path.isfile(os.path.join(_d, 'lab01.py')):\n"
-        "        with open(os.path.join(_d, 'lab01.py'), 'a') as _f:\n            _f.write('\\n# was here\\n')\n"
-        + _solution_cell(nb, "normalized_scores").source)),
+                + _solution_cell(nb, "normalized_scores").source,
+            ),
+        )
+    ),
+    "ivan_edits_grader_files": lambda: _student_version(
+        lambda nb: setattr(
+            _solution_cell(nb, "normalized_scores"),
+            "source",
+            "import os, sys\nfor _p in sys.path:\n    _d = os.path.join(_p, 'auto' + 'grader')\n"
+            "    if os.path.isfile(os.path.join(_d, 'lab01.py')):\n"
+            "        with open(os.path.join(_d, 'lab01.py'), 'a') as _f:\n            _f.write('\\n# was here\\n')\n"
+            + _solution_cell(nb, "normalized_scores").source,
+        )
+    ),
 }
 
 
@@ -118,8 +135,9 @@ def graded(tmp_path_factory):
         else:
             _write(submitted, student, nb)
     pristine = grading._tree_hash(grading._pristine_autograder())
-    outcomes = grading.grade_class(submitted, tmp / "out", assignments=[A], workers=2,
-                                   timeout=CELL_TIMEOUT, job_timeout=600, log=lambda *_: None)
+    outcomes = grading.grade_class(
+        submitted, tmp / "out", assignments=[A], workers=2, timeout=CELL_TIMEOUT, job_timeout=600, log=lambda *_: None
+    )
     assert grading._tree_hash(grading._pristine_autograder()) == pristine, "a submission changed the real graders"
     return {o.student: o for o in outcomes}, tmp / "out"
 

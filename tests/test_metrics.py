@@ -21,7 +21,9 @@ def test_matches_sklearn_on_overlapping_scores():
     labels = rng.integers(0, 2, 500)
     scores = rng.normal(size=500) + labels
     assert aelab.auroc(labels, scores) == pytest.approx(roc_auc_score(labels, scores))
-    assert aelab.auprc(torch.from_numpy(labels).bool(), scores) == pytest.approx(average_precision_score(labels, scores))
+    assert aelab.auprc(torch.from_numpy(labels).bool(), scores) == pytest.approx(
+        average_precision_score(labels, scores)
+    )
     assert 0.7 < aelab.auroc(labels, scores) < 0.85
 
 

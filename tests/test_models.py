@@ -10,7 +10,12 @@ import aelab
 
 @pytest.mark.parametrize(
     "d, h, plan",
-    [(30, 4, [30, 16, 8, 4]), (784, 16, [784, 512, 256, 128, 64, 32, 16]), (4, 2, [4, 2]), (100, 10, [100, 64, 32, 16, 10])],
+    [
+        (30, 4, [30, 16, 8, 4]),
+        (784, 16, [784, 512, 256, 128, 64, 32, 16]),
+        (4, 2, [4, 2]),
+        (100, 10, [100, 64, 32, 16, 10]),
+    ],
 )
 def test_layer_plan_follows_the_seed(d, h, plan):
     assert aelab.layer_plan(d, h) == plan
@@ -107,8 +112,11 @@ def test_conv_vae_shapes_and_seed_loss():
 
 @pytest.mark.parametrize("model", [aelab.MLPVAE(784, 64, 4), aelab.ConvVAE(latent_dim=8), aelab.IrisVAE()])
 def test_vaes_share_the_scoring_protocol(model):
-    x = {aelab.MLPVAE: torch.rand(3, 784) - 0.5, aelab.ConvVAE: torch.rand(3, 1, 28, 28),
-         aelab.IrisVAE: torch.randn(3, 4)}[type(model)]
+    x = {
+        aelab.MLPVAE: torch.rand(3, 784) - 0.5,
+        aelab.ConvVAE: torch.rand(3, 1, 28, 28),
+        aelab.IrisVAE: torch.randn(3, 4),
+    }[type(model)]
     model.eval()
     q = model.encode(x)
     recon = model.decode(q.mean)

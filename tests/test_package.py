@@ -9,8 +9,17 @@ import aelab
 def test_every_public_name_resolves():
     missing = [name for name in aelab.__all__ if getattr(aelab, name, None) is None]
     assert not missing
-    assert {"load_mnist", "MLPVAE", "fit", "percentile_threshold", "auroc", "mask_noise",
-            "plot_score_histogram", "fit_or_load", "leave_one_digit_split"} <= set(aelab.__all__)
+    assert {
+        "load_mnist",
+        "MLPVAE",
+        "fit",
+        "percentile_threshold",
+        "auroc",
+        "mask_noise",
+        "plot_score_histogram",
+        "fit_or_load",
+        "leave_one_digit_split",
+    } <= set(aelab.__all__)
 
 
 def test_import_has_no_side_effects():

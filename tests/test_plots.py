@@ -4,12 +4,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
 
-import aelab  # noqa: E402
+import aelab
 
 
 def test_reconstructions_grid():
@@ -23,7 +23,7 @@ def test_reconstructions_grid():
 def test_score_histogram_draws_the_threshold():
     fig = aelab.plot_score_histogram({"clean": torch.randn(100), "perturbed": torch.randn(50) + 3}, threshold=1.5)
     ax = fig.axes[0]
-    lines = [l for l in ax.lines if np.allclose(l.get_xdata(), 1.5)]
+    lines = [ln for ln in ax.lines if np.allclose(ln.get_xdata(), 1.5)]
     assert len(lines) == 1
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert any("clean (n=100)" in t for t in labels) and any("threshold" in t for t in labels)

@@ -1,7 +1,5 @@
 """aelab.scores: reconstruction errors, normalisation, thresholds, likelihood-based scores."""
 
-import math
-
 import numpy as np
 import pytest
 import torch

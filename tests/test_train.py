@@ -53,8 +53,17 @@ def test_gradient_clipping_bounds_the_update():
     data = torch.full((8, 4), 100.0)
     model = nn.Linear(4, 4)
     before = model.weight.detach().clone()
-    aelab.fit(model, data, epochs=1, batch_size=8, lr=1.0, optimizer="sgd", grad_clip=0.5,
-              loss_fn=lambda m, b: ((m(b) - b) ** 2).sum(), progress=False)
+    aelab.fit(
+        model,
+        data,
+        epochs=1,
+        batch_size=8,
+        lr=1.0,
+        optimizer="sgd",
+        grad_clip=0.5,
+        loss_fn=lambda m, b: ((m(b) - b) ** 2).sum(),
+        progress=False,
+    )
     step = (model.weight.detach() - before).flatten()
     assert float(step.norm()) <= 0.5 + 1e-5
 
@@ -106,8 +115,15 @@ def test_ema_decay_leaves_the_moving_average_of_the_weights():
 def test_ema_decay_keeps_batchnorm_counters():
     """Running statistics are averaged like weights; an integer step counter is not averaged."""
     model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
-    aelab.fit(model, torch.randn(64, 4, generator=torch.Generator().manual_seed(0)), epochs=3, batch_size=16,
-              ema_decay=0.9, loss_fn=lambda m, b: m(b).pow(2).mean(), progress=False)
+    aelab.fit(
+        model,
+        torch.randn(64, 4, generator=torch.Generator().manual_seed(0)),
+        epochs=3,
+        batch_size=16,
+        ema_decay=0.9,
+        loss_fn=lambda m, b: m(b).pow(2).mean(),
+        progress=False,
+    )
     assert int(model[1].num_batches_tracked) == 12
 
 
@@ -125,6 +141,7 @@ def test_fit_or_load_trains_once(tmp_path):
         def run():
             calls.append(1)
             return aelab.fit(model, data, epochs=2, loss_fn=_mse_loss, progress=False)
+
         return run
 
     first = aelab.DeepAutoEncoder(20, 4)
@@ -164,8 +181,13 @@ def test_fit_bad_arguments(kwargs, exc, words):
 
 @pytest.mark.parametrize(
     "env, expected",
-    [({}, False), ({"AELAB_FAST": "1"}, True), ({"AELAB_FAST": "0", "NBGRADER_EXECUTION": "autograde"}, False),
-     ({"NBGRADER_EXECUTION": "autograde"}, True), ({"NBGRADER_EXECUTION": "validate"}, True)],
+    [
+        ({}, False),
+        ({"AELAB_FAST": "1"}, True),
+        ({"AELAB_FAST": "0", "NBGRADER_EXECUTION": "autograde"}, False),
+        ({"NBGRADER_EXECUTION": "autograde"}, True),
+        ({"NBGRADER_EXECUTION": "validate"}, True),
+    ],
 )
 def test_fast_mode(monkeypatch, env, expected):
     monkeypatch.delenv("AELAB_FAST", raising=False)

@@ -56,9 +56,9 @@ def free_port(preferred: int | None = None, host: str = HOST) -> int:
 
 
 def course_dir() -> Path:
-    from aelab.build import repo_root
+    from aelab.course.registry import course_root
 
-    return repo_root()
+    return course_root()
 
 
 def lab_env(fast: bool = False, base: dict | None = None) -> dict[str, str]:
@@ -86,7 +86,9 @@ def lab_env(fast: bool = False, base: dict | None = None) -> dict[str, str]:
 def server_argv(root: Path, port: int, token: str, extra: list[str] | None = None) -> list[str]:
     """The ``jupyter lab`` command line (run it with the course directory as cwd)."""
     return [
-        sys.executable, "-m", "jupyterlab",
+        sys.executable,
+        "-m",
+        "jupyterlab",
         "--no-browser",
         f"--ServerApp.ip={HOST}",
         f"--ServerApp.port={port}",
@@ -125,7 +127,7 @@ class LabServer:
     def api(self, path: str, timeout: float = 10.0):
         """GET ``/api/<path>`` (or any server path) and decode its JSON."""
         req = urllib.request.Request(self.base + path.lstrip("/"), headers={"Authorization": f"token {self.token}"})
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             return json.loads(resp.read().decode())
 
     def log(self) -> str:
@@ -148,7 +150,9 @@ def _wait_until_up(server: LabServer, timeout: float) -> None:
         except (urllib.error.URLError, ConnectionError, OSError, ValueError) as exc:
             last = f"{type(exc).__name__}: {exc}"
         time.sleep(0.25)
-    raise TimeoutError(f"JupyterLab did not answer /api/status within {timeout:.0f} s ({last}).\n{server.log()[-4000:]}")
+    raise TimeoutError(
+        f"JupyterLab did not answer /api/status within {timeout:.0f} s ({last}).\n{server.log()[-4000:]}"
+    )
 
 
 def _stop(process: subprocess.Popen, timeout: float = 20.0) -> None:
@@ -167,9 +171,17 @@ def _stop(process: subprocess.Popen, timeout: float = 20.0) -> None:
     process.wait(10)
 
 
-def start_lab(root: Path | None = None, port: int | None = None, token: str | None = None,
-              env: dict | None = None, *, course: Path | None = None, log_path: Path | None = None,
-              extra_args: list[str] | None = None, timeout: float = 90.0) -> LabServer:
+def start_lab(
+    root: Path | None = None,
+    port: int | None = None,
+    token: str | None = None,
+    env: dict | None = None,
+    *,
+    course: Path | None = None,
+    log_path: Path | None = None,
+    extra_args: list[str] | None = None,
+    timeout: float = 90.0,
+) -> LabServer:
     """Start JupyterLab and wait (at most ``timeout`` s) until ``/api/status`` answers.
 
     ``course`` (the nbgrader course directory, the server's cwd) defaults to ``env``'s
@@ -188,8 +200,10 @@ def start_lab(root: Path | None = None, port: int | None = None, token: str | No
     try:
         course.relative_to(root)
     except ValueError:
-        raise ValueError(f"the course directory {course} must lie inside the server's root {root}: "
-                         "nbgrader's formgrader cannot work otherwise") from None
+        raise ValueError(
+            f"the course directory {course} must lie inside the server's root {root}: "
+            "nbgrader's formgrader cannot work otherwise"
+        ) from None
     port = port or free_port(DEFAULT_PORT)
     token = token or secrets.token_hex(24)
     env = dict(env if env is not None else lab_env())
@@ -197,8 +211,12 @@ def start_lab(root: Path | None = None, port: int | None = None, token: str | No
     out = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
     try:
         process = subprocess.Popen(
-            server_argv(root, port, token, extra_args), cwd=course, env=env,
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            server_argv(root, port, token, extra_args),
+            cwd=course,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
     finally:
         if log_path:
@@ -213,8 +231,9 @@ def start_lab(root: Path | None = None, port: int | None = None, token: str | No
 
 
 @contextlib.contextmanager
-def running_lab(root: Path | None = None, port: int | None = None, token: str | None = None,
-                env: dict | None = None, **kwargs):
+def running_lab(
+    root: Path | None = None, port: int | None = None, token: str | None = None, env: dict | None = None, **kwargs
+):
     """Context manager: a started JupyterLab (see :func:`start_lab`), stopped cleanly on exit."""
     server = start_lab(root, port, token, env, **kwargs)
     try:
@@ -224,16 +243,6 @@ def running_lab(root: Path | None = None, port: int | None = None, token: str | 
 
 
 # ---------------------------------------------------------------------------------------------- CLI
-def add_arguments(parser) -> None:
-    parser.add_argument("--port", type=int, default=None,
-                        help=f"port on {HOST} (default: {DEFAULT_PORT} when free, else a free port)")
-    parser.add_argument("--token", default=None, help="access token (default: a generated one)")
-    parser.add_argument("--root", type=Path, default=None,
-                        help="folder JupyterLab shows (ServerApp.root_dir; default: the course directory)")
-    parser.add_argument("--fast", action="store_true", help="AELAB_FAST=1 for every kernel: small data, few epochs")
-    parser.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for the server to answer")
-
-
 def run(args) -> int:
     course = course_dir()
     env = lab_env(fast=args.fast)

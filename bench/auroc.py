@@ -1,12 +1,12 @@
-"""``aelab bench auroc``: the leave-one-digit-out benchmark of notebook 04.
+"""``python bench/auroc.py``: the leave-one-digit-out benchmark of notebook 04.
 
 For each held-out digit, the nine other digits of the training split train every method once per
 seed, and all ten digits of the test split are scored (label 1 for the held-out digit). Methods:
 
-* ``seed003``: seed 003's convolutional VAE (:class:`aelab.models.ConvVAE`) with its loss as written
+* ``original``: seed 003's convolutional VAE (:class:`aelab.models.ConvVAE`) with its loss as written
   (``ConvVAE.seed_loss``), Adam 1e-4, batch 256, epochs capped for time; scored by the squared
   reconstruction error (continuous scores, not the seed's thresholded 0/1 predictions).
-* ``best_*``: the course's best VAE (:class:`aelab.best_vae.DigitVAE`), trained once and scored five
+* ``bvae_*``: the course's Bernoulli VAE on binarised digits (:class:`aelab.models.BernoulliVAE`), trained once and scored five
   ways: squared reconstruction error, reconstruction probability (An & Cho 2015), the negative
   ELBO, and the negative ELBO in bits minus the input's complexity (Serrà et al. 2020), measured
   as a PNG file's length or as the code length of an adaptive JBIG-style context coder.
@@ -25,38 +25,48 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
 
-__all__ = ["run_auroc_benchmark", "add_arguments", "run", "METHODS", "format_table", "format_auprc_table",
-           "draw_figure"]
+__all__ = [
+    "run_auroc_benchmark",
+    "build_parser",
+    "main",
+    "METHODS",
+    "format_table",
+    "format_auprc_table",
+    "draw_figure",
+]
 
 # method name -> (column label, description)
 METHODS: dict[str, tuple[str, str]] = {
-    "seed003": ("seed003", "seed 003 ConvVAE, its loss as written; squared reconstruction error"),
-    "best_mse": ("best mse", "DigitVAE; squared reconstruction error (decoded mean of q(z|x))"),
-    "best_recon_prob": ("best rp", "DigitVAE; -reconstruction probability (An & Cho 2015)"),
-    "best_neg_elbo": ("best -elbo", "DigitVAE; negative ELBO"),
-    "best_elbo_png": ("best -elbo-png", "DigitVAE; -ELBO in bits minus PNG bits (Serra et al. 2020)"),
-    "best_elbo_ctx": ("best -elbo-ctx", "DigitVAE; -ELBO in bits minus a JBIG-style context coder's bits (Serra et al. 2020)"),
+    "original": ("original", "seed 003 ConvVAE, its loss as written; squared reconstruction error"),
+    "bvae_mse": ("bvae mse", "BernoulliVAE; squared reconstruction error (decoded mean of q(z|x))"),
+    "bvae_recon_prob": ("bvae rp", "BernoulliVAE; -reconstruction probability (An & Cho 2015)"),
+    "bvae_neg_elbo": ("bvae -elbo", "BernoulliVAE; negative ELBO"),
+    "bvae_elbo_png": ("bvae -elbo-png", "BernoulliVAE; -ELBO in bits minus PNG bits (Serra et al. 2020)"),
+    "bvae_elbo_ctx": (
+        "bvae -elbo-ctx",
+        "BernoulliVAE; -ELBO in bits minus a JBIG-style context coder's bits (Serra et al. 2020)",
+    ),
     "pca": ("pca16", "PCA with 16 components; squared reconstruction error"),
     "iforest": ("iforest", "IsolationForest (200 trees); its anomaly score"),
 }
-_BEST = ("best_mse", "best_recon_prob", "best_neg_elbo", "best_elbo_png", "best_elbo_ctx")
+_BVAE = ("bvae_mse", "bvae_recon_prob", "bvae_neg_elbo", "bvae_elbo_png", "bvae_elbo_ctx")
 
 # Training budgets. The bundled data has 3,600 training digits per split (9 x 400); full MNIST has
 # ~54,000. Training is capped by optimiser steps so that full MNIST costs about the same time.
-BEST_CONFIG = dict(latent_dim=8, hidden=(512, 256), beta=1.0, max_shift=1)
-BEST_BATCH, BEST_LR, BEST_STEPS = 128, 1e-3, 5000  # 5,000 steps = 172 epochs of 3,600 digits, 12 of full MNIST
-BEST_EMA = 0.999  # the DigitVAE is scored with an exponential moving average of its weights
-SEED003_BATCH, SEED003_LR, SEED003_STEPS = 256, 1e-4, 300  # 300 steps = 20 epochs of 3,600
+BVAE_CONFIG = dict(latent_dim=8, hidden=(512, 256), beta=1.0, max_shift=1)
+BVAE_BATCH, BVAE_LR, BVAE_STEPS = 128, 1e-3, 5000  # 5,000 steps = 172 epochs of 3,600 digits, 12 of full MNIST
+BVAE_EMA = 0.999  # the BernoulliVAE is scored with an exponential moving average of its weights
+ORIGINAL_BATCH, ORIGINAL_LR, ORIGINAL_STEPS = 256, 1e-4, 300  # 300 steps = 20 epochs of 3,600
 N_SAMPLES = 16  # z samples for the reconstruction probability and the ELBO
 PCA_COMPONENTS = 16
 FAST_TRAIN = 600  # training digits per split in fast mode
-FAST_EPOCHS = {"best": 2, "seed003": 1}
+FAST_EPOCHS = {"bvae": 2, "original": 1}
 
 
 def _epochs_for(n: int, batch: int, steps: int) -> int:
@@ -85,23 +95,42 @@ def _subsample(n: int, k: int, seed: int) -> torch.Tensor:
     return torch.randperm(n, generator=g)[:k].sort().values
 
 
-def _train_best(split, seed: int, epochs: int | None, fast: bool, device, progress: bool):
-    from .best_vae import DigitVAE, binarize
-    from .train import fit, seed_everything
+def _train_bvae(split, seed: int, epochs: int | None, fast: bool, device, progress: bool):
+    from aelab.data import binarize
+    from aelab.env import seed_everything
+    from aelab.models import BernoulliVAE
+    from aelab.train import fit
 
     x = binarize(split.train_images)
     if epochs is None:
-        epochs = FAST_EPOCHS["best"] if fast else _epochs_for(len(x), BEST_BATCH, BEST_STEPS)
+        epochs = FAST_EPOCHS["bvae"] if fast else _epochs_for(len(x), BVAE_BATCH, BVAE_STEPS)
     seed_everything(seed)
-    model = DigitVAE(**BEST_CONFIG)
-    fit(model, x, epochs=epochs, batch_size=BEST_BATCH, lr=BEST_LR, seed=seed, device=device, fused=True,
-        ema_decay=BEST_EMA, progress=progress, desc=f"DigitVAE, digit {split.digit} held out")
+    model = BernoulliVAE(**BVAE_CONFIG)
+    fit(
+        model,
+        x,
+        epochs=epochs,
+        batch_size=BVAE_BATCH,
+        lr=BVAE_LR,
+        seed=seed,
+        device=device,
+        fused=True,
+        ema_decay=BVAE_EMA,
+        progress=progress,
+        desc=f"BernoulliVAE, digit {split.digit} held out",
+    )
     return model
 
 
-def _score_best(model, split, seed: int, n_samples: int, png_cache: dict) -> dict[str, torch.Tensor]:
-    from .best_vae import binarize, context_bits, png_bits
-    from .scores import model_reconstruction_error, negative_elbo, reconstruction_probability
+def _score_bvae(model, split, seed: int, n_samples: int, png_cache: dict) -> dict[str, torch.Tensor]:
+    from aelab.data import binarize
+    from aelab.scores import (
+        context_bits,
+        model_reconstruction_error,
+        negative_elbo,
+        png_bits,
+        reconstruction_probability,
+    )
 
     x = binarize(split.test_images)
     key = id(split.test_images)
@@ -110,32 +139,44 @@ def _score_best(model, split, seed: int, n_samples: int, png_cache: dict) -> dic
     _, bits, ctx_bits = png_cache[key]
     nelbo = negative_elbo(model, x, n_samples=n_samples, seed=seed)
     return {
-        "best_mse": model_reconstruction_error(model, x, kind="mse"),
-        "best_recon_prob": -reconstruction_probability(model, x, n_samples=n_samples, seed=seed),
-        "best_neg_elbo": nelbo,
-        "best_elbo_png": nelbo.double() / math.log(2) - bits,
-        "best_elbo_ctx": nelbo.double() / math.log(2) - ctx_bits,
+        "bvae_mse": model_reconstruction_error(model, x, kind="mse"),
+        "bvae_recon_prob": -reconstruction_probability(model, x, n_samples=n_samples, seed=seed),
+        "bvae_neg_elbo": nelbo,
+        "bvae_elbo_png": nelbo.double() / math.log(2) - bits,
+        "bvae_elbo_ctx": nelbo.double() / math.log(2) - ctx_bits,
     }
 
 
 def _train_seed003(split, seed: int, epochs: int | None, fast: bool, device, progress: bool):
-    from .data import to_conv_input
-    from .models import ConvVAE
-    from .train import fit, seed_everything
+    from aelab.data import to_conv_input
+    from aelab.env import seed_everything
+    from aelab.models import ConvVAE
+    from aelab.train import fit
 
     x = to_conv_input(split.train_images)
     if epochs is None:
-        epochs = FAST_EPOCHS["seed003"] if fast else _epochs_for(len(x), SEED003_BATCH, SEED003_STEPS)
+        epochs = FAST_EPOCHS["original"] if fast else _epochs_for(len(x), ORIGINAL_BATCH, ORIGINAL_STEPS)
     seed_everything(seed)
     model = ConvVAE()
-    fit(model, x, epochs=epochs, batch_size=SEED003_BATCH, lr=SEED003_LR, optimizer="adam", seed=seed,
-        device=device, fused=True, progress=progress, desc=f"seed-003 ConvVAE, digit {split.digit} held out")
+    fit(
+        model,
+        x,
+        epochs=epochs,
+        batch_size=ORIGINAL_BATCH,
+        lr=ORIGINAL_LR,
+        optimizer="adam",
+        seed=seed,
+        device=device,
+        fused=True,
+        progress=progress,
+        desc=f"seed-003 ConvVAE, digit {split.digit} held out",
+    )
     return model
 
 
 def _score_seed003(model, split) -> torch.Tensor:
-    from .data import to_conv_input
-    from .scores import model_reconstruction_error
+    from aelab.data import to_conv_input
+    from aelab.scores import model_reconstruction_error
 
     return model_reconstruction_error(model, to_conv_input(split.test_images), kind="mse")
 
@@ -177,8 +218,8 @@ def _set_data(train_data, test_data) -> None:
 
 def _job(digit: int, seed: int, spec: dict) -> dict:
     """Train and score every method for one held-out digit and seed; AUROC/AUPRC and seconds."""
-    from .data import leave_one_digit_split
-    from .metrics import auprc, auroc
+    from aelab.data import leave_one_digit_split
+    from aelab.metrics import auprc, auroc
 
     methods, fast, epochs, dev = spec["methods"], spec["fast"], spec["epochs"], torch.device(spec["device"])
     split = leave_one_digit_split(_DATA["train"], digit, test=_DATA["test"])
@@ -191,18 +232,18 @@ def _job(digit: int, seed: int, spec: dict) -> dict:
     train_s = {m: 0.0 for m in methods}
     score_s = {m: 0.0 for m in methods}
     with _deterministic(spec["threads"]):
-        if "seed003" in methods:
+        if "original" in methods:
             t0 = time.perf_counter()
             model = _train_seed003(split, seed, epochs, fast, dev, False)
             t1 = time.perf_counter()
-            scores["seed003"] = _score_seed003(model, split)
-            train_s["seed003"], score_s["seed003"] = t1 - t0, time.perf_counter() - t1
-        wanted = [m for m in _BEST if m in methods]
+            scores["original"] = _score_seed003(model, split)
+            train_s["original"], score_s["original"] = t1 - t0, time.perf_counter() - t1
+        wanted = [m for m in _BVAE if m in methods]
         if wanted:
             t0 = time.perf_counter()
-            model = _train_best(split, seed, epochs, fast, dev, False)
+            model = _train_bvae(split, seed, epochs, fast, dev, False)
             t1 = time.perf_counter()
-            best = _score_best(model, split, seed, spec["n_samples"], _DATA["cache"])
+            best = _score_bvae(model, split, seed, spec["n_samples"], _DATA["cache"])
             t2 = time.perf_counter()
             for m in wanted:
                 scores[m] = best[m]
@@ -219,10 +260,14 @@ def _job(digit: int, seed: int, spec: dict) -> dict:
     for m in methods:
         if not torch.isfinite(scores[m]).all():
             raise FloatingPointError(f"method {m} gave non-finite scores for digit {digit}")
-    return {"digit": digit, "seed": seed,
-            "auroc": {m: float(auroc(y, scores[m])) for m in methods},
-            "auprc": {m: float(auprc(y, scores[m])) for m in methods},
-            "train_seconds": train_s, "score_seconds": score_s}
+    return {
+        "digit": digit,
+        "seed": seed,
+        "auroc": {m: float(auroc(y, scores[m])) for m in methods},
+        "auprc": {m: float(auprc(y, scores[m])) for m in methods},
+        "train_seconds": train_s,
+        "score_seconds": score_s,
+    }
 
 
 def _check_digits(digits) -> list[int]:
@@ -270,8 +315,8 @@ def run_auroc_benchmark(
         digits: held-out digits (rows of the table).
         seeds: every method is trained once per digit and seed; with several seeds the per-digit
             figures are means over seeds and ``std_auroc`` holds their standard deviations.
-        epochs: epochs of both VAEs (default: a fixed number of optimiser steps, see ``BEST_STEPS``
-            and ``SEED003_STEPS``; fast mode: 2 and 1).
+        epochs: epochs of both VAEs (default: a fixed number of optimiser steps, see ``BVAE_STEPS``
+            and ``ORIGINAL_STEPS``; fast mode: 2 and 1).
         fast: few epochs on a subsample of the training digits (also on when ``$AELAB_FAST`` is set).
         device: torch device (default CUDA when available, else the CPU).
         methods: names from :data:`METHODS` (default: all).
@@ -287,11 +332,11 @@ def run_auroc_benchmark(
         ``{"data_source": str, "methods": {name: {"auroc": [...], "auprc": [...], "mean_auroc":
         float, "train_seconds": float}}, "digits": [...], "seeds": [...], "std_auroc": {...},
         "std_mean_auroc": {...}, "mean_auprc": {...}, "score_seconds": {...}, "settings": {...},
-        "total_seconds": float}``. The four ``best_*`` methods share one trained model each time;
+        "total_seconds": float}``. The four ``bvae_*`` methods share one trained model each time;
         each reports that training time.
     """
-    from .data import MNISTData, load_mnist
-    from .train import fast_mode, get_device
+    from aelab.data import MNISTData, load_mnist
+    from aelab.env import fast_mode, get_device
 
     digits = _check_digits(list(digits))
     seeds = _check_seeds(list(seeds))
@@ -316,8 +361,14 @@ def run_auroc_benchmark(
         if not isinstance(d, MNISTData):
             raise TypeError(f"{name} must be an MNISTData, got {type(d).__name__}")
 
-    spec = {"methods": methods, "epochs": epochs, "fast": fast, "device": str(dev), "threads": threads,
-            "n_samples": 4 if fast else N_SAMPLES}
+    spec = {
+        "methods": methods,
+        "epochs": epochs,
+        "fast": fast,
+        "device": str(dev),
+        "threads": threads,
+        "n_samples": 4 if fast else N_SAMPLES,
+    }
     jobs = [(digit, seed) for digit in digits for seed in seeds]
     workers = min(workers, len(jobs))
     per = {m: np.full((len(seeds), len(digits)), np.nan) for m in methods}
@@ -349,8 +400,12 @@ def run_auroc_benchmark(
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         # spawn, not fork: a forked child inherits torch's thread pools in an undefined state
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_set_data, initargs=(train_data, test_data)) as pool:
+        with ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_set_data,
+            initargs=(train_data, test_data),
+        ) as pool:
             futures = [pool.submit(_job, digit, seed, spec) for digit, seed in jobs]
             for future in as_completed(futures):
                 collect(future.result())
@@ -382,9 +437,15 @@ def run_auroc_benchmark(
             "workers": workers,
             "n_train": int(len(train_data)),
             "n_test": int(len(test_data)),
-            "best_vae": {**{k: list(v) if isinstance(v, tuple) else v for k, v in BEST_CONFIG.items()},
-                         "batch": BEST_BATCH, "lr": BEST_LR, "steps": BEST_STEPS, "ema_decay": BEST_EMA, "n_samples": spec["n_samples"]},
-            "seed003": {"batch": SEED003_BATCH, "lr": SEED003_LR, "steps": SEED003_STEPS},
+            "bvae": {
+                **{k: list(v) if isinstance(v, tuple) else v for k, v in BVAE_CONFIG.items()},
+                "batch": BVAE_BATCH,
+                "lr": BVAE_LR,
+                "steps": BVAE_STEPS,
+                "ema_decay": BVAE_EMA,
+                "n_samples": spec["n_samples"],
+            },
+            "original": {"batch": ORIGINAL_BATCH, "lr": ORIGINAL_LR, "steps": ORIGINAL_STEPS},
         },
         "total_seconds": float(total),
     }
@@ -409,7 +470,9 @@ def format_table(result: dict) -> str:
         row = [cell(result["methods"][m]["auroc"][i], std.get(m, [None] * len(digits))[i]) for m in methods]
         lines.append(f"{d:>5} " + " ".join(f"{c:>{width}}" for c in row))
     sm = result.get("std_mean_auroc", {})
-    lines.append(" mean " + " ".join(f"{cell(result['methods'][m]['mean_auroc'], sm.get(m)):>{width}}" for m in methods))
+    lines.append(
+        " mean " + " ".join(f"{cell(result['methods'][m]['mean_auroc'], sm.get(m)):>{width}}" for m in methods)
+    )
     if "mean_auprc" in result:
         lines.append("AUPRC" + " " + " ".join(f"{result['mean_auprc'][m]:>{width}.3f}" for m in methods))
     lines.append("train s " + " ".join(f"{result['methods'][m]['train_seconds']:>{width - 2}.1f}" for m in methods)[2:])
@@ -422,8 +485,10 @@ def format_auprc_table(result: dict) -> str:
     digits = result.get("digits", list(range(len(next(iter(result["methods"].values()))["auprc"]))))
     labels = [METHODS.get(m, (m,))[0] for m in methods]
     width = max(8, *(len(s) for s in labels))
-    lines = [f"AUPRC per held-out digit (data: {result['data_source']}, seeds: {result.get('seeds')})",
-             "digit " + " ".join(f"{s:>{width}}" for s in labels)]
+    lines = [
+        f"AUPRC per held-out digit (data: {result['data_source']}, seeds: {result.get('seeds')})",
+        "digit " + " ".join(f"{s:>{width}}" for s in labels),
+    ]
     for i, d in enumerate(digits):
         lines.append(f"{d:>5} " + " ".join(f"{result['methods'][m]['auprc'][i]:>{width}.3f}" for m in methods))
     means = [sum(result["methods"][m]["auprc"]) / len(digits) for m in methods]
@@ -436,11 +501,13 @@ def draw_figure(result: dict, path: str | os.PathLike) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    from .plots import plot_digit_bars
+    from aelab.plots import plot_digit_bars
 
     digits = result["digits"]
-    fig = plot_digit_bars({METHODS[m][0]: v["auroc"] for m, v in result["methods"].items()},
-                          title=f"leave-one-digit-out AUROC ({result['data_source']}, seeds {result['seeds']})")
+    fig = plot_digit_bars(
+        {METHODS[m][0]: v["auroc"] for m, v in result["methods"].items()},
+        title=f"leave-one-digit-out AUROC ({result['data_source']}, seeds {result['seeds']})",
+    )
     if digits != list(range(len(digits))):
         fig.axes[0].set_xticklabels([str(d) for d in digits])
     path = Path(path)
@@ -459,47 +526,61 @@ def _cpu_count() -> int:
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="bench", metavar="BENCHMARK")
-    p = sub.add_parser("auroc", help="leave-one-digit-out AUROC of every method",
-                       description="Leave-one-digit-out AUROC/AUPRC of the seed-003 VAE, the course's "
-                       "best VAE, PCA and an IsolationForest.")
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bench/auroc.py",
+        description="Leave-one-digit-out AUROC/AUPRC of the original conv VAE (seed 003), the course's "
+        "Bernoulli VAE, PCA and an IsolationForest.",
+    )
     p.add_argument("--digits", type=int, nargs="+", default=list(range(10)), help="held-out digits (default 0..9)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds; several give mean ± std")
-    p.add_argument("--epochs", type=int, default=None,
-                   help="epochs of both VAEs (default: a fixed number of optimiser steps)")
+    p.add_argument(
+        "--epochs", type=int, default=None, help="epochs of both VAEs (default: a fixed number of optimiser steps)"
+    )
     p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     p.add_argument("--fast", action="store_true", help="few epochs on a subsample (also AELAB_FAST=1)")
     p.add_argument("--methods", nargs="+", choices=list(METHODS), default=None, help="subset of methods")
     p.add_argument("--json", type=Path, default=None, help="write the results as JSON to this path")
     p.add_argument("--figure", type=Path, default=None, help="draw per-digit AUROC bars to this image")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch threads (default 1; 0 keeps torch's default, one per core)")
-    p.add_argument("--workers", type=int, default=None,
-                   help="processes running digits side by side (default: one per CPU core)")
+    p.add_argument(
+        "--threads", type=int, default=1, help="torch threads (default 1; 0 keeps torch's default, one per core)"
+    )
+    p.add_argument(
+        "--workers", type=int, default=None, help="processes running digits side by side (default: one per CPU core)"
+    )
     p.add_argument("--quiet", action="store_true", help="no per-digit progress lines")
+    return p
 
 
-def run(args: argparse.Namespace) -> int:
-    if getattr(args, "bench", None) != "auroc":
-        print("usage: aelab bench auroc [--digits ...] [--seeds ...] [--json PATH] [--figure PATH]", file=sys.stderr)
-        return 2
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         result = run_auroc_benchmark(
-            digits=args.digits, seeds=args.seeds, epochs=args.epochs, fast=args.fast,
-            device=args.device, methods=args.methods, progress=not args.quiet,
-            threads=args.threads or None, workers=args.workers or _cpu_count(),
+            digits=args.digits,
+            seeds=args.seeds,
+            epochs=args.epochs,
+            fast=args.fast,
+            device=args.device,
+            methods=args.methods,
+            progress=not args.quiet,
+            threads=args.threads or None,
+            workers=args.workers or _cpu_count(),
         )
     except (ValueError, TypeError) as exc:
-        print(f"aelab bench auroc: {exc}", file=sys.stderr)
+        print(f"bench/auroc.py: {exc}", file=sys.stderr)
         return 2
     print(format_table(result))
     print()
     print(format_auprc_table(result))
-    print(f"data source: {result['data_source']} ({result['settings']['n_train']:,} train / "
-          f"{result['settings']['n_test']:,} test digits); total {result['total_seconds']:.0f} s")
-    print("training seconds per method (the best_* columns share one model): "
-          + ", ".join(f"{m} {v['train_seconds']:.1f}" for m, v in result["methods"].items()))
+    print(
+        f"data source: {result['data_source']} ({result['settings']['n_train']:,} train / "
+        f"{result['settings']['n_test']:,} test digits); total {result['total_seconds']:.0f} s"
+    )
+    print(
+        "training seconds per method (the bvae_* columns share one model): "
+        + ", ".join(f"{m} {v['train_seconds']:.1f}" for m, v in result["methods"].items())
+    )
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
@@ -508,3 +589,7 @@ def run(args: argparse.Namespace) -> int:
         draw_figure(result, args.figure)
         print(f"wrote {args.figure}")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

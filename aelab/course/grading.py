@@ -35,8 +35,9 @@ from pathlib import Path
 
 import nbformat
 
-from .build import ASSIGNMENTS, repo_root
-from .classroom import FEEDBACK_PREPROCESSORS
+from .build import ASSIGNMENTS
+from .config import nbgrader_config
+from .registry import course_root
 
 CHECK_CALL = re.compile(r"""autograder\.check\(\s*["']([\w.]+)["']""")
 # Code in a learner's own cells that reaches for the graders or patches libraries in place. The
@@ -88,10 +89,12 @@ def grade_cells(source_nb: Path) -> list[dict]:
         if not meta.get("grade"):
             continue
         checks = CHECK_CALL.findall(cell.source)
-        exercise = checks[0].split(".")[1] if checks else next(
-            (f for f in solutions if f in cell.source), meta["grade_id"])
-        out.append(dict(grade_id=meta["grade_id"], points=float(meta.get("points", 0)),
-                        exercise=exercise, checks=checks))
+        exercise = (
+            checks[0].split(".")[1] if checks else next((f for f in solutions if f in cell.source), meta["grade_id"])
+        )
+        out.append(
+            dict(grade_id=meta["grade_id"], points=float(meta.get("points", 0)), exercise=exercise, checks=checks)
+        )
     return out
 
 
@@ -103,19 +106,7 @@ def notebook_name(root: Path, assignment: str) -> str:
 
 
 def _config(course: Path, timeout: int):
-    from traitlets.config import Config
-
-    config = Config()
-    config.CourseDirectory.root = str(course)
-    config.CourseDirectory.course_id = "aelab"
-    config.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
-    config.ClearSolutions.text_stub = "YOUR ANSWER HERE"
-    config.Execute.timeout = timeout
-    config.Execute.interrupt_on_timeout = True
-    config.OverwriteCells.add_missing_cells = True
-    # feedback goes to students: hidden tests stay out of it (sources and tracebacks)
-    config.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS
-    return config
+    return nbgrader_config(course, timeout=timeout)
 
 
 def prepare_course(root: Path, course: Path, assignments, timeout: int) -> None:
@@ -128,8 +119,12 @@ def prepare_course(root: Path, course: Path, assignments, timeout: int) -> None:
     course.mkdir(parents=True, exist_ok=True)
     api = NbGraderAPI(config=_config(course, timeout))
     for a in assignments:
-        shutil.copytree(root / "source" / a, course / "source" / a, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        shutil.copytree(
+            root / "source" / a,
+            course / "source" / a,
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"),
+        )
         result = api.generate_assignment(a, force=True, create=True)
         if not result.get("success"):
             raise RuntimeError(f"generate_assignment failed for {a}:\n{result.get('log')}")
@@ -146,9 +141,8 @@ def _tree_hash(folder: Path) -> str:
 
 
 def _pristine_autograder() -> Path:
-    import autograder
-
-    return Path(autograder.__file__).resolve().parent
+    """The course's graders (a folder of the course directory; aelab never imports them)."""
+    return course_root() / "autograder"
 
 
 def _check_submission_file(path: Path) -> str | None:
@@ -166,8 +160,11 @@ def _strip_comments(source: str) -> str:
     import tokenize
 
     try:
-        tokens = [t for t in tokenize.generate_tokens(io.StringIO(source).readline)
-                  if t.type not in (tokenize.COMMENT, tokenize.STRING)]
+        tokens = [
+            t
+            for t in tokenize.generate_tokens(io.StringIO(source).readline)
+            if t.type not in (tokenize.COMMENT, tokenize.STRING)
+        ]
         return " ".join(t.string for t in tokens).replace(" . ", ".").replace(" .", ".").replace(". ", ".")
     except (tokenize.TokenError, IndentationError, SyntaxError):
         return source
@@ -199,15 +196,25 @@ def _autograde_job(course: Path, student: str, assignment: str, timeout: int) ->
     feedback = api.generate_feedback(assignment, student, force=True)
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "aelab") as gb:
         sub = gb.find_submission(assignment, student)
-        cells = [dict(grade_id=g.name, score=float(g.score), max_score=float(g.max_score))
-                 for nb in sub.notebooks for g in nb.grades if g.max_score]
+        cells = [
+            dict(grade_id=g.name, score=float(g.score), max_score=float(g.max_score))
+            for nb in sub.notebooks
+            for g in nb.grades
+            if g.max_score
+        ]
         score, max_score = float(sub.score), float(sub.max_score)
     messages = _failure_messages(course / "autograded" / student / assignment)
     for c in cells:
         c["message"] = messages.get(c["grade_id"], "")
     html = sorted(str(p) for p in (course / "feedback" / student / assignment).glob("*.html"))
-    return {"status": "graded", "score": score, "max_score": max_score, "cells": cells,
-            "feedback": html, "feedback_ok": bool(feedback.get("success"))}
+    return {
+        "status": "graded",
+        "score": score,
+        "max_score": max_score,
+        "cells": cells,
+        "feedback": html,
+        "feedback_ok": bool(feedback.get("success")),
+    }
 
 
 def _last_error(log: str) -> str:
@@ -237,8 +244,16 @@ def _failure_messages(folder: Path) -> dict[str, str]:
     return out
 
 
-def _run_job(root: Path, course: Path, student: str, assignment: str, notebook: Path | None,
-             timeout: int, job_timeout: int, max_score: float) -> Outcome:
+def _run_job(
+    root: Path,
+    course: Path,
+    student: str,
+    assignment: str,
+    notebook: Path | None,
+    timeout: int,
+    job_timeout: int,
+    max_score: float,
+) -> Outcome:
     start = time.perf_counter()
     outcome = Outcome(student, assignment, 0.0, max_score)
     name = notebook_name(root, assignment)
@@ -268,7 +283,7 @@ def _run_job(root: Path, course: Path, student: str, assignment: str, notebook: 
         env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
         env.pop("AELAB_FAST", None)  # nbgrader sets NBGRADER_EXECUTION=autograde: fast mode
         env.setdefault("OMP_NUM_THREADS", "1")  # parallel jobs share the cores: one torch thread each
-        cmd = [sys.executable, "-m", "aelab.grading", "_job", str(course), student, assignment, str(timeout)]
+        cmd = [sys.executable, "-m", "aelab.course.grading", "_job", str(course), student, assignment, str(timeout)]
         try:
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=job_timeout, cwd=tmp)
         except subprocess.TimeoutExpired:
@@ -290,8 +305,9 @@ def _run_job(root: Path, course: Path, student: str, assignment: str, notebook: 
         if data["status"] == "graded":
             outcome.score, outcome.max_score = data["score"], data["max_score"]
             outcome.feedback = data["feedback"]
-            outcome.cells = [CellResult(c["grade_id"], "", c["score"], c["max_score"], c["message"])
-                             for c in data["cells"]]
+            outcome.cells = [
+                CellResult(c["grade_id"], "", c["score"], c["max_score"], c["message"]) for c in data["cells"]
+            ]
     if tampered:
         outcome.status, outcome.score = "tampered", 0.0
         outcome.detail = "the submission changed the graders' files; it scores 0 (look at it)"
@@ -329,10 +345,18 @@ def find_submissions(submitted: Path, assignments) -> tuple[list[str], dict[tupl
     return students, found
 
 
-def grade_class(submitted: Path, out: Path, *, assignments=None, workers: int = 2, timeout: int = 60,
-                job_timeout: int = 900, log=print) -> list[Outcome]:
+def grade_class(
+    submitted: Path,
+    out: Path,
+    *,
+    assignments=None,
+    workers: int = 2,
+    timeout: int = 60,
+    job_timeout: int = 900,
+    log=print,
+) -> list[Outcome]:
     """Autograde every submission under ``submitted``; write feedback and grades.csv under ``out``."""
-    root = repo_root()
+    root = course_root()
     assignments = list(assignments or ASSIGNMENTS)
     students, found = find_submissions(Path(submitted), assignments)
     if not students:
@@ -357,13 +381,16 @@ def grade_class(submitted: Path, out: Path, *, assignments=None, workers: int = 
         with lock:
             course = free.pop()
         try:
-            outcome = _run_job(root, course, student, assignment, found[key], timeout, job_timeout,
-                               max_scores[assignment])
+            outcome = _run_job(
+                root, course, student, assignment, found[key], timeout, job_timeout, max_scores[assignment]
+            )
         finally:
             with lock:
                 free.append(course)
-        log(f"  {student:<20} {assignment:<26} {outcome.score:>5g}/{outcome.max_score:<5g} "
-            f"{outcome.status} ({outcome.seconds:.0f} s)")
+        log(
+            f"  {student:<20} {assignment:<26} {outcome.score:>5g}/{outcome.max_score:<5g} "
+            f"{outcome.status} ({outcome.seconds:.0f} s)"
+        )
         return outcome
 
     keys = [(s, a) for s in students for a in assignments]
@@ -434,7 +461,7 @@ def assignment_of(path: Path, root: Path) -> str:
 
 def check_notebook(path: Path, *, timeout: int = 60, job_timeout: int = 900) -> Outcome:
     """Autograde one notebook with the course's graders; the outcome lists every graded cell."""
-    root = repo_root()
+    root = course_root()
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no notebook at {path}")
@@ -442,8 +469,9 @@ def check_notebook(path: Path, *, timeout: int = 60, job_timeout: int = 900) -> 
     with tempfile.TemporaryDirectory(prefix="aelab-check-") as tmp:
         course = Path(tmp) / "course"
         prepare_course(root, course, [assignment], timeout)
-        outcome = _run_job(root, course, "self", assignment, path, timeout, job_timeout,
-                           _max_scores(root, [assignment])[assignment])
+        outcome = _run_job(
+            root, course, "self", assignment, path, timeout, job_timeout, _max_scores(root, [assignment])[assignment]
+        )
     src = root / "source" / assignment / f"{notebook_name(root, assignment)}.ipynb"
     exercise_of = {c["grade_id"]: c["exercise"] for c in grade_cells(src)}
     for cell in outcome.cells:
@@ -472,20 +500,6 @@ def format_check(outcome: Outcome) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- CLI
-def add_arguments(parser, name: str = "grade") -> None:
-    if name == "check":
-        parser.add_argument("notebook", help="your notebook, e.g. release/03_mnist_outlier_lab/03_mnist_outlier_lab.ipynb")
-    else:
-        parser.add_argument("submitted", help="folder with <student>/<assignment>/<notebook>.ipynb")
-        parser.add_argument("--out", required=True, help="folder for grades.csv, feedback/ and report.json")
-        parser.add_argument("--assignments", nargs="*", default=None, help="only these assignments")
-        parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
-                            help="parallel grading processes (default: 2)")
-    parser.add_argument("--timeout", type=int, default=int(os.environ.get("AELAB_CELL_TIMEOUT", "60")),
-                        help="seconds a single cell may run (default 60)")
-    parser.add_argument("--job-timeout", type=int, default=900, help="seconds one notebook may take in all")
-
-
 def run(args) -> int:
     if getattr(args, "notebook", None) is not None:
         outcome = check_notebook(Path(args.notebook), timeout=args.timeout, job_timeout=args.job_timeout)
@@ -493,8 +507,14 @@ def run(args) -> int:
         return 0 if outcome.status == "graded" else 1
     start = time.perf_counter()
     print(f"aelab grade: {args.submitted} -> {args.out}")
-    outcomes = grade_class(Path(args.submitted), Path(args.out), assignments=args.assignments,
-                           workers=args.workers, timeout=args.timeout, job_timeout=args.job_timeout)
+    outcomes = grade_class(
+        Path(args.submitted),
+        Path(args.out),
+        assignments=args.assignments,
+        workers=args.workers,
+        timeout=args.timeout,
+        job_timeout=args.job_timeout,
+    )
     print()
     print(format_table(outcomes))
     print(f"\nwrote {Path(args.out) / 'grades.csv'} and feedback/ in {time.perf_counter() - start:.0f} s")

@@ -21,10 +21,6 @@ REQUIRED = [
 ]
 
 
-def add_arguments(parser) -> None:
-    parser.add_argument("--quick", action="store_true", help="skip the slow alibi-detect import")
-
-
 def _version(module_name: str) -> str:
     import warnings
 
@@ -60,14 +56,17 @@ def run(args) -> int:
     try:
         import torch
 
-        from .train import get_device
+        from aelab.env import get_device
 
         device = get_device()
-        print(f"  device         {device} (threads: {torch.get_num_threads()}, CUDA available: {torch.cuda.is_available()})")
+        print(
+            f"  device         {device} (threads: {torch.get_num_threads()}, CUDA available: {torch.cuda.is_available()})"
+        )
     except Exception as exc:  # noqa: BLE001
         problems.append(f"torch cannot choose a device: {exc}")
     try:
-        from .data import _torchvision_present, data_dir, load_mnist
+        from aelab.data import _torchvision_present, load_mnist
+        from aelab.env import data_dir
 
         folder = data_dir()
         if _torchvision_present(folder):
