@@ -27,10 +27,12 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Exercise:
-    """A function the learner writes, and the ids of the checks that grade it (in notebook order)."""
+    """A function the learner writes, the ids of the checks that grade it (in notebook order), and
+    the other exercises' functions it may call (graded with the course's versions of those)."""
 
     name: str
     checks: tuple[str, ...]
+    uses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,8 @@ class Assignment:
         return Path(root) / "source" / self.name / self.notebook
 
 
-def _ex(name: str, *checks: str) -> Exercise:
-    return Exercise(name, tuple(checks))
+def _ex(name: str, *checks: str, uses: tuple[str, ...] = ()) -> Exercise:
+    return Exercise(name, tuple(checks), tuple(uses))
 
 
 ASSIGNMENTS: tuple[Assignment, ...] = (
@@ -97,7 +99,7 @@ ASSIGNMENTS: tuple[Assignment, ...] = (
         (
             _ex("reconstruction_loss", "shape", "values", "image_shapes", "single", "perturbed"),
             _ex("compute_threshold", "returns_number", "default_99th", "fraction", "median", "equal_losses"),
-            _ex("detect_outlier", "single", "batch", "ties", "perturbed"),
+            _ex("detect_outlier", "single", "batch", "ties", "perturbed", uses=("reconstruction_loss",)),
         ),
     ),
     Assignment(
