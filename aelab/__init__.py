@@ -6,8 +6,12 @@ Importing it has no side effects: nothing is loaded, trained or printed, and the
 torch) are imported on first use of a name, so importing it is quick.
 
 The library is the students' side of the course: it imports nothing of nbgrader, Jupyter or the
-graders. The instructors' tooling (build, grading, classroom, the ``aelab`` command) lives in
-:mod:`aelab.course`, which needs the ``course`` extra.
+graders. It exports no function whose only use would be to answer an exercise; where the library
+or a lesson needs such code itself (``kl_normal_log_var``, ``percentile_threshold``,
+``reconstruction_term``, ``IrisVAE.reparameterize``, ...), the graders refuse an answer that calls
+it (the lists ``LIBRARY_ANSWERS`` in ``autograder/lab0*.py``). The instructors' tooling (build,
+grading, classroom, the ``aelab`` command) lives in :mod:`aelab.course`, which needs the
+``course`` extra.
 """
 
 from __future__ import annotations
@@ -32,9 +36,8 @@ _EXPORTS = {
     "to_conv_input": "data",
     "to_mlp_input": "data",
     # aelab.losses
-    "kl_normal_log_sigma": "losses",
     "kl_normal_log_var": "losses",
-    "reconstruction_loss": "losses",
+    "reconstruction_term": "losses",
     "vae_loss": "losses",
     # aelab.metrics
     "auprc": "metrics",
@@ -64,15 +67,11 @@ _EXPORTS = {
     "plot_roc_curves": "plots",
     "plot_score_histogram": "plots",
     # aelab.scores
-    "latent_log_density": "scores",
-    "model_reconstruction_error": "scores",
     "negative_elbo": "scores",
-    "normalized_scores": "scores",
     "percentile_threshold": "scores",
     "context_bits": "scores",
     "png_bits": "scores",
     "reconstruct": "scores",
-    "reconstruction_error": "scores",
     "reconstruction_probability": "scores",
     # aelab.train
     "History": "train",

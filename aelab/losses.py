@@ -3,6 +3,10 @@
 Per-sample functions return a (N,) tensor; the training losses reduce it to a scalar.
 Two parameterisations of the encoder's Gaussian appear in the seeds:
 ``log_sigma`` (log σ, the iris post's KL) and ``log_var`` (log σ², seed 003 and the lecture notes).
+The log σ form is private: it is what lab 02's ``kl_divergence`` exercise asks the learner to write,
+and only :class:`~aelab.models.IrisVAE` uses it.
+
+Argument order: data first, then its reconstruction, ``(x, x_hat)``, as in lab 01's exercise.
 """
 
 from __future__ import annotations
@@ -13,9 +17,8 @@ import torch.nn.functional as F
 from ._validate import check_choice, tensor_arg
 
 __all__ = [
-    "kl_normal_log_sigma",
     "kl_normal_log_var",
-    "reconstruction_loss",
+    "reconstruction_term",
     "vae_loss",
 ]
 
@@ -28,7 +31,7 @@ def _pair(mu, other, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     return mu, other
 
 
-def kl_normal_log_sigma(mu, log_sigma) -> torch.Tensor:
+def _kl_normal_log_sigma(mu, log_sigma) -> torch.Tensor:
     """KL( N(mu, diag σ²) || N(0, I) ) with the encoder's output read as log σ.
 
     0.5 · Σ_j (σ_j² + μ_j² − 1 − 2·log σ_j), summed over the latent dimension.
@@ -59,24 +62,24 @@ def kl_normal_log_var(mu, log_var) -> torch.Tensor:
 RECON_KINDS = ("mse", "l1", "bce", "smooth_l1")
 
 
-def reconstruction_loss(x_hat, x, kind: str = "mse", reduction: str = "mean") -> torch.Tensor:
-    """Per-sample reconstruction loss between ``x_hat`` and the target ``x``.
+def reconstruction_term(x, x_hat, kind: str = "mse", reduction: str = "mean") -> torch.Tensor:
+    """Per-sample reconstruction error between the data ``x`` and its reconstruction ``x_hat``.
 
     Args:
-        x_hat: (N, ...) reconstruction (for ``"bce"``: probabilities in [0, 1]).
-        x: (N, ...) target of the same shape (for ``"bce"``: values in [0, 1]).
+        x: (N, ...) data, the target (for ``"bce"``: values in [0, 1]).
+        x_hat: (N, ...) reconstruction of the same shape (for ``"bce"``: probabilities in [0, 1]).
         kind: ``"mse"`` (squared error), ``"l1"`` (absolute error), ``"bce"`` (binary
             cross-entropy), ``"smooth_l1"`` (Huber with δ=1, the lecture notes' choice).
         reduction: ``"mean"`` or ``"sum"`` over every dimension but the first.
     Returns:
-        (N,) tensor.
+        (N,) tensor; higher means worse reconstructed.
     """
     check_choice(kind, "kind", RECON_KINDS)
     check_choice(reduction, "reduction", ("mean", "sum"))
-    x_hat = tensor_arg(x_hat, "x_hat", ndims=range(1, 6))
     x = tensor_arg(x, "x", ndims=range(1, 6))
+    x_hat = tensor_arg(x_hat, "x_hat", ndims=range(1, 6))
     if x_hat.shape != x.shape:
-        raise ValueError(f"x_hat and x must have the same shape, got {tuple(x_hat.shape)} and {tuple(x.shape)}")
+        raise ValueError(f"x and x_hat must have the same shape, got {tuple(x.shape)} and {tuple(x_hat.shape)}")
     if kind == "mse":
         per = F.mse_loss(x_hat, x, reduction="none")
     elif kind == "l1":

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from ._validate import check_positive_int, tensor_arg
 from .data import shift_digits
-from .losses import kl_normal_log_sigma, kl_normal_log_var
+from .losses import _kl_normal_log_sigma, kl_normal_log_var
 
 __all__ = [
     "layer_plan",
@@ -174,7 +174,7 @@ class IrisVAE(nn.Module):
 
     def loss(self, x: torch.Tensor) -> torch.Tensor:
         x_hat, mu, log_sigma = self(x)
-        return F.mse_loss(x_hat, x) + self.beta * kl_normal_log_sigma(mu, log_sigma).mean()
+        return F.mse_loss(x_hat, x) + self.beta * _kl_normal_log_sigma(mu, log_sigma).mean()
 
 
 # ------------------------------------------------------------------------------------ seed 001

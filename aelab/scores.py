@@ -1,8 +1,9 @@
 """Anomaly scores and thresholds.
 
 Convention: a higher *score* means more anomalous. Log-likelihood-like quantities
-(:func:`reconstruction_probability`, :func:`latent_log_density`) are higher for normal data; negate
-them to use them as scores.
+(:func:`reconstruction_probability`) are higher for normal data; negate them to use them as scores.
+Per-sample reconstruction errors are :func:`aelab.losses.reconstruction_term` of ``x`` and
+:func:`reconstruct`.
 """
 
 from __future__ import annotations
@@ -14,61 +15,23 @@ import numpy as np
 import torch
 
 from ._validate import check_fraction, check_positive_int, tensor_arg
-from .losses import reconstruction_loss
 
 __all__ = [
-    "reconstruction_error",
-    "normalized_scores",
     "percentile_threshold",
     "reconstruct",
-    "model_reconstruction_error",
     "reconstruction_probability",
     "negative_elbo",
-    "latent_log_density",
     "png_bits",
     "context_bits",
 ]
-
-
-def reconstruction_error(x, x_hat, kind: str = "mse", reduction: str = "mean") -> torch.Tensor:
-    """Per-sample reconstruction error.
-
-    Args:
-        x: (N, ...) inputs. x_hat: (N, ...) reconstructions, same shape.
-        kind: ``"mse"``, ``"l1"`` or ``"bce"`` (``x`` and ``x_hat`` in [0, 1]).
-        reduction: ``"mean"`` (default) or ``"sum"`` over every dimension but the first.
-    Returns:
-        (N,) tensor; higher means worse reconstructed.
-    """
-    return reconstruction_loss(x_hat, x, kind=kind, reduction=reduction)
-
-
-def normalized_scores(errors, min_err: float, max_err: float) -> torch.Tensor:
-    """Seed 004's min-max normalisation: (errors − min_err) / (max_err − min_err).
-
-    ``min_err`` and ``max_err`` come from the training data, so training scores lie in [0, 1] and
-    new data can fall outside. Shapes: (N,) -> (N,).
-    """
-    errors = tensor_arg(errors, "errors", ndims=(1,))
-    lo, hi = _real(min_err, "min_err"), _real(max_err, "max_err")
-    if not hi > lo:
-        raise ValueError(f"max_err must be greater than min_err, got min_err={lo}, max_err={hi}")
-    return (errors - lo) / (hi - lo)
-
-
-def _real(value, name: str) -> float:
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise TypeError(f"{name} must be a finite real number, got {value!r}")
-    return float(value)
 
 
 def percentile_threshold(scores, outlier_fraction: float = 0.01) -> float:
     """The score above which ``outlier_fraction`` of ``scores`` lie.
 
     The (1 − outlier_fraction) quantile of the per-sample scores, with linear interpolation (numpy's
-    default): for 0.01 it is the 99th percentile. Shapes: (N,) -> float.
+    default): for 0.01 it is the 99th percentile. Shapes: (N,) -> float. (Lab 03's
+    ``compute_threshold`` exercise asks for the same; its grader refuses an answer that calls this.)
     """
     scores = tensor_arg(scores, "scores", ndims=(1,))
     fraction = check_fraction(outlier_fraction, "outlier_fraction")
@@ -106,27 +69,6 @@ def reconstruct(model, x, batch_size: int = 1024) -> torch.Tensor:
     dev = _model_device(model)
     out = [model.decode(model.encode(b.to(dev)).mean).cpu() for b in _batches(x, batch_size)]
     return torch.cat(out)
-
-
-@torch.no_grad()
-def model_reconstruction_error(model, x, kind: str = "mse", batch_size: int = 1024) -> torch.Tensor:
-    """Per-sample error between ``x`` and the VAE's deterministic reconstruction: (N,).
-
-    ``kind`` is ``"mse"`` or ``"l1"`` (mean over features), or ``"nll"``: the negative
-    log-likelihood under the model's own decoder (BCE for :class:`~aelab.models.MLPVAE`).
-    """
-    x = tensor_arg(x, "x", ndims=range(2, 5))
-    if kind == "nll":
-        _check_vae(model)
-        dev = _model_device(model)
-        model.eval()
-        return torch.cat(
-            [
-                -model.log_likelihood(b.to(dev), model.decode(model.encode(b.to(dev)).mean)).cpu()
-                for b in _batches(x, batch_size)
-            ]
-        )
-    return reconstruction_error(x, reconstruct(model, x, batch_size), kind=kind)
 
 
 @torch.no_grad()
@@ -184,27 +126,6 @@ def negative_elbo(model, x, n_samples: int = 1, batch_size: int = 512, seed: int
         kl = 0.5 * (scale**2 + loc**2 - 1 - 2 * torch.log(scale)).sum(-1)
         out.append((nll / n_samples + kl).cpu())
     return torch.cat(out)
-
-
-def latent_log_density(z, mu, log_sigma) -> torch.Tensor:
-    """log N(z; mu, diag σ²) with σ = exp(log_sigma), summed over the latent dimension.
-
-    Args:
-        z, mu, log_sigma: (N, D) tensors (``z`` may also be (D,), broadcast over N).
-    Returns:
-        (N,) log-densities; low values mean z is unlikely under the encoder's Gaussian.
-    """
-    mu = tensor_arg(mu, "mu", ndims=(2,))
-    log_sigma = tensor_arg(log_sigma, "log_sigma", ndims=(2,))
-    z = tensor_arg(z, "z", ndims=(1, 2))
-    if mu.shape != log_sigma.shape:
-        raise ValueError(
-            f"mu and log_sigma must have the same shape, got {tuple(mu.shape)} and {tuple(log_sigma.shape)}"
-        )
-    if z.shape[-1] != mu.shape[-1] or (z.dim() == 2 and z.shape[0] != mu.shape[0]):
-        raise ValueError(f"z must have shape {tuple(mu.shape)} or ({mu.shape[-1]},), got {tuple(z.shape)}")
-    var_term = ((z - mu) / torch.exp(log_sigma)) ** 2
-    return (-0.5 * var_term - log_sigma - 0.5 * math.log(2 * math.pi)).sum(-1)
 
 
 # ------------------------------------------------ input complexity (Serrà et al. 2020)

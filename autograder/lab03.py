@@ -33,6 +33,23 @@ from .make_reference import TIE_BIAS, TIE_LOSS
 RTOL = 1e-4
 ATOL = 1e-3  # losses are ~50..400 nats
 
+# The course library's code that computes what an exercise asks for, as "module:qualname": an answer
+# that calls any of it (directly, through an alias or getattr, or deep inside a helper) fails every
+# check of the exercise (autograder.core). Only what a right answer has no use for is listed.
+# The model's own methods (forward, encode, decode, log_likelihood) and aelab.reconstruct are not
+# listed: the task text offers them. reconstruction_probability is: on the grading model, whose
+# posterior is a point mass, minus it equals the loss.
+_RECONSTRUCTION = (
+    "aelab.losses:reconstruction_term",
+    "aelab.scores:reconstruction_probability",
+    "aelab.models:BernoulliVAE.log_likelihood",
+)
+LIBRARY_ANSWERS = {
+    "reconstruction_loss": _RECONSTRUCTION,
+    "compute_threshold": ("aelab.scores:percentile_threshold",),
+    "detect_outlier": _RECONSTRUCTION,
+}
+
 
 def _model():
     import aelab

@@ -29,6 +29,17 @@ from .core import grader
 RTOL = 1e-4
 ATOL = 1e-6
 
+# The course library's code that computes what an exercise asks for, as "module:qualname": an answer
+# that calls any of it (directly, through an alias or getattr, or deep inside a helper) fails every
+# check of the exercise (autograder.core). Only what a right answer has no use for is listed.
+# The model's own methods (forward, encode_params, encode, decode, log_likelihood) and aelab.reconstruct
+# are not listed: the task text offers them.
+LIBRARY_ANSWERS = {
+    "anomaly_scores": ("aelab.losses:reconstruction_term", "aelab.scores:reconstruction_probability"),
+    # aelab.auroc may be used: it wraps sklearn's roc_auc_score, which the task allows
+    "auroc_per_digit": (),
+}
+
 
 def _model():
     import aelab

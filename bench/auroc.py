@@ -124,13 +124,8 @@ def _train_bvae(split, seed: int, epochs: int | None, fast: bool, device, progre
 
 def _score_bvae(model, split, seed: int, n_samples: int, png_cache: dict) -> dict[str, torch.Tensor]:
     from aelab.data import binarize
-    from aelab.scores import (
-        context_bits,
-        model_reconstruction_error,
-        negative_elbo,
-        png_bits,
-        reconstruction_probability,
-    )
+    from aelab.losses import reconstruction_term
+    from aelab.scores import context_bits, negative_elbo, png_bits, reconstruct, reconstruction_probability
 
     x = binarize(split.test_images)
     key = id(split.test_images)
@@ -139,7 +134,7 @@ def _score_bvae(model, split, seed: int, n_samples: int, png_cache: dict) -> dic
     _, bits, ctx_bits = png_cache[key]
     nelbo = negative_elbo(model, x, n_samples=n_samples, seed=seed)
     return {
-        "bvae_mse": model_reconstruction_error(model, x, kind="mse"),
+        "bvae_mse": reconstruction_term(x, reconstruct(model, x), kind="mse"),
         "bvae_recon_prob": -reconstruction_probability(model, x, n_samples=n_samples, seed=seed),
         "bvae_neg_elbo": nelbo,
         "bvae_elbo_png": nelbo.double() / math.log(2) - bits,
@@ -176,9 +171,11 @@ def _train_seed003(split, seed: int, epochs: int | None, fast: bool, device, pro
 
 def _score_seed003(model, split) -> torch.Tensor:
     from aelab.data import to_conv_input
-    from aelab.scores import model_reconstruction_error
+    from aelab.losses import reconstruction_term
+    from aelab.scores import reconstruct
 
-    return model_reconstruction_error(model, to_conv_input(split.test_images), kind="mse")
+    x = to_conv_input(split.test_images)
+    return reconstruction_term(x, reconstruct(model, x), kind="mse")
 
 
 def _flat01(images: torch.Tensor) -> np.ndarray:

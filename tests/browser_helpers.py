@@ -33,7 +33,15 @@ VIEWPORT = {"width": 1400, "height": 1000}
 
 
 class BrowserUnavailable(Exception):
-    """Why the browser tests cannot run here (a skip reason)."""
+    """Why the browser tests cannot run here."""
+
+
+SKIP_ENV = "AELAB_SKIP_BROWSER"
+
+
+def opted_out() -> bool:
+    """True when ``$AELAB_SKIP_BROWSER`` asks to skip the browser tests (the only way to skip them)."""
+    return os.environ.get(SKIP_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
 def browser_unavailable_reason() -> str | None:
@@ -46,8 +54,9 @@ def browser_unavailable_reason() -> str | None:
         )
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
         return (
-            f"no Chromium at {CHROMIUM}: install Debian's package (`apt-get update && apt-get install -y "
-            "chromium`, done by .ci/run) or point AELAB_CHROMIUM at a Chromium binary"
+            f"no Chromium at {CHROMIUM}: `make system-deps` installs Debian's package as root "
+            "(else run `sudo apt-get update && sudo apt-get install -y chromium`), or point AELAB_CHROMIUM "
+            "at a Chromium binary"
         )
     return None
 

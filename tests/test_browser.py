@@ -13,8 +13,9 @@ the course on a free loopback port with a token; Debian's Chromium opens it head
 - open the formgrader (nbgrader's JupyterLab command) and check that it lists the four assignments.
 
 Screenshots land in ``test-output/browser/`` (not in git). Without Playwright or Chromium the browser
-tests are skipped, with the reason printed by pytest's summary (``-ra``); the test of the
-``aelab lab`` command itself needs no browser.
+tests fail, saying what to install (``make test`` installs Chromium first, see the Makefile's
+``system-deps``); ``AELAB_SKIP_BROWSER=1`` skips them instead, with the reason in pytest's summary
+(``-ra``). The test of the ``aelab lab`` command itself needs no browser.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ REASON = bh.browser_unavailable_reason()
 if REASON is None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect, sync_playwright
-else:  # every test that needs the `page` fixture is skipped, with REASON
+else:  # every test that needs the `page` fixture fails (or, with AELAB_SKIP_BROWSER=1, skips) with REASON
     PlaywrightTimeout = TimeoutError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,8 +117,10 @@ def server(course, tmp_path_factory, out_dir):
 @pytest.fixture(scope="module")
 def page(request, tmp_path_factory):
     """One Chromium page on JupyterLab, app loaded."""
+    if bh.opted_out():
+        pytest.skip(f"browser tests skipped: {bh.SKIP_ENV} is set")
     if REASON:
-        pytest.skip(f"browser tests skipped: {REASON}")
+        pytest.fail(f"the browser tests cannot run: {REASON} ({bh.SKIP_ENV}=1 skips them)", pytrace=False)
     server = request.getfixturevalue("server")
     with sync_playwright() as pw:
         context = bh.launch_browser(pw, tmp_path_factory.mktemp("chromium") / "profile")

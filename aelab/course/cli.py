@@ -124,8 +124,10 @@ def _class(parser: argparse.ArgumentParser) -> None:
         if name == "release":
             p.add_argument("--force", action="store_true", help="replace an assignment already released")
         if name == "autograde":
-            p.add_argument("--workers", type=int, default=1, help="parallel execution workers (default 1)")
+            p.add_argument("--workers", type=int, default=1, help="parallel grading workers (default 1)")
             p.add_argument("--student", action="append", help="only these students (repeatable)")
+            p.add_argument("--scheduler", default=None, help="grade on a Dask cluster: tcp://HOST:PORT")
+            p.add_argument("--no-sandbox", action="store_true", help="grade without a sandbox when none can be had")
 
     p = sub.add_parser("grades", help="print the gradebook's scores as CSV")
     p.add_argument("assignment", nargs="?")

@@ -7,6 +7,8 @@ import platform
 import sys
 import time
 
+from . import interpreter
+
 REQUIRED = [
     ("torch", "torch"),
     ("torchvision", "torchvision"),
@@ -32,9 +34,10 @@ def _version(module_name: str) -> str:
 
 def run(args) -> int:
     problems: list[str] = []
-    print(f"aelab doctor — Python {platform.python_version()} on {platform.machine()}")
-    if sys.version_info[:2] != (3, 11):
-        problems.append(f"Python 3.11 is expected, this is {platform.python_version()}")
+    print(f"aelab doctor — Python {platform.python_version()} ({sys.executable}) on {platform.machine()}")
+    broken = interpreter.problem()
+    if broken:
+        problems.append(f"{broken} {interpreter.advice(rebuild=sys.prefix if sys.prefix != sys.base_prefix else None)}")
     for dist, module in REQUIRED:
         if module == "alibi_detect" and getattr(args, "quick", False):
             continue

@@ -152,7 +152,8 @@ def prepare_notebook(submission, source) -> tuple[object, object, list[str]]:
                 new.source = cell.get("source", "")
             else:
                 new = copy.deepcopy(ref)
-                if cell.get("source", "") != ref.source and not md.get("solution"):
+                released = HIDDEN.sub("", ref.source).strip()
+                if cell.get("source", "").strip() not in (ref.source.strip(), released):
                     notes.append(f"cell {gid} was edited: restored from the course")
             if new.cell_type != cell.get("cell_type"):
                 notes.append(f"cell {gid} changed type: restored from the course")
@@ -215,7 +216,7 @@ def _run_cell_checks(sock, cell, assignment, call_timeout) -> CellResult:
     calls = _checks_of(cell)
     exercise = calls[0][0].split(".")[1] if calls else ""
     references = {ex.name: getattr(reference, ex.name) for ex in assignment.exercises if hasattr(reference, ex.name)}
-    session = CellSession(sock, references, call_timeout)
+    session = CellSession(sock, references, call_timeout, delegated=getattr(core, "Delegated", None))
     result = CellResult(gid, exercise, float(md.get("points", 0)), 0.0, False, ran=True)
     described: dict[str, dict] = {}
     for check_id, fn_name in calls:

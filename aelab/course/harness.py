@@ -88,6 +88,38 @@ def _post(before, value, handles) -> dict | None:
     return None
 
 
+class _Delegation(BaseException):
+    """Stops the learner's function at a call of library code that computes the exercise's answer."""
+
+
+def _watch(forbid) -> tuple[dict, object]:
+    """``({(file, qualname): name shown}, profiler)`` for the library code a call must not reach."""
+    import importlib
+    import inspect
+
+    codes = {}
+    for item in forbid or []:
+        try:
+            module_name, qualname, shown = (str(x) for x in item)
+            obj = importlib.import_module(module_name)
+            for part in qualname.split("."):
+                obj = getattr(obj, part)
+            code = inspect.unwrap(obj).__code__
+            codes[(code.co_filename, code.co_qualname)] = shown
+        except Exception:  # noqa: BLE001 - a name this library does not have: nothing to watch
+            continue
+
+    def profile(frame, event, arg):
+        if event == "call":
+            shown = codes.get((frame.f_code.co_filename, frame.f_code.co_qualname))
+            if shown is not None:
+                raise _Delegation(shown)
+        elif event == "c_call" and arg is sys.setprofile and frame.f_code is not _Server.call.__code__:
+            raise _Delegation("sys.setprofile")
+
+    return codes, profile
+
+
 class _Server:
     def __init__(self, sock: socket.socket, namespace: dict):
         self.sock = sock
@@ -155,9 +187,15 @@ class _Server:
         _set_rng_state(msg.get("rng"))
         sink = io.StringIO()
         raised = None
+        codes, profile = _watch(msg.get("forbid"))
         try:
             with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-                result = fn(*args, **kwargs)
+                if codes:
+                    sys.setprofile(profile)
+                try:
+                    result = fn(*args, **kwargs)
+                finally:
+                    sys.setprofile(None)
         except BaseException as exc:  # noqa: BLE001 - the learner's code may raise anything, SystemExit too
             raised = exc
         finally:
@@ -169,6 +207,9 @@ class _Server:
         post = [_post(b, a, self.handles) for b, a in zip(before, args)]
         post_kw = {k: _post(before_kw[k], v, self.handles) for k, v in kwargs.items()}
         common = {"post": post, "post_kwargs": post_kw, "rng": _rng_state()}
+        if isinstance(raised, _Delegation):
+            self.send({"op": "raised", "type": "AelabDelegation", "message": str(raised), **common})
+            return
         if raised is not None:
             self.send({"op": "raised", "type": type(raised).__name__[:80], "message": str(raised)[:2000], **common})
             return

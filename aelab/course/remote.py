@@ -82,8 +82,9 @@ class _RemoteGrad(torch.autograd.Function):
 class CellSession:
     """One graded cell's connection to the kernel."""
 
-    def __init__(self, sock: socket.socket, references: dict, call_timeout: float):
+    def __init__(self, sock: socket.socket, references: dict, call_timeout: float, delegated=None):
         self.sock = sock
+        self.delegated = delegated  # the graders' exception for "called the library's answer"
         self.references = references  # exercise name -> reference implementation
         self.call_timeout = call_timeout
         self.modules: dict[int, torch.nn.Module] = {}
@@ -213,7 +214,7 @@ class CellSession:
                     arg.resize(value.shape, refcheck=False)
                     arg[...] = value
 
-    def call(self, name: str, uses: tuple, args: tuple, kwargs: dict):
+    def call(self, name: str, uses: tuple, args: tuple, kwargs: dict, forbid=()):
         self.calls += 1
         call_id = self.calls
         self._send(
@@ -224,6 +225,7 @@ class CellSession:
                 "args": [self._encode_arg(a) for a in args],
                 "kwargs": {k: self._encode_arg(v) for k, v in kwargs.items()},
                 "uses": list(uses),
+                "forbid": [list(map(str, f)) for f in forbid],
                 "rng": _rng_state(),
             }
         )
@@ -243,6 +245,8 @@ class CellSession:
             for key, arg in kwargs.items():
                 self._apply_post(arg, post_kw.get(key))
             _set_rng_state(msg.get("rng"))
+            if op == "raised" and msg.get("type") == "AelabDelegation" and self.delegated is not None:
+                raise self.delegated(str(msg.get("message", "the course library"))[:200])
             if op == "raised":
                 raise _exception(str(msg.get("type", "Exception"))[:80], str(msg.get("message", ""))[:2000])
             try:
@@ -274,13 +278,16 @@ class CellSession:
 class RemoteFunction:
     """The learner's function ``name`` of the kernel, callable here."""
 
+    runs_remotely = True  # the graders pass it ``forbid``: library code the kernel must refuse
+
     def __init__(self, session: CellSession, name: str, uses: tuple = ()):
         self.session = session
         self.uses = uses
+        self.forbid: list = []
         self.__name__ = self.__qualname__ = name
 
     def __call__(self, *args, **kwargs):
-        return self.session.call(self.__name__, self.uses, args, kwargs)
+        return self.session.call(self.__name__, self.uses, args, kwargs, self.forbid)
 
     def __repr__(self) -> str:
         return f"<the learner's {self.__name__}>"

@@ -74,7 +74,14 @@ def run(args) -> int:
             elif step == "collect":
                 collect(course_dir, args.assignment)
             elif step == "autograde":
-                autograde(course_dir, args.assignment, workers=args.workers, students=args.student)
+                autograde(
+                    course_dir,
+                    args.assignment,
+                    workers=args.workers,
+                    students=args.student,
+                    scheduler=args.scheduler,
+                    allow_unsandboxed=args.no_sandbox,
+                )
             elif step == "feedback":
                 feedback(course_dir, args.assignment)
     except ClassError as exc:

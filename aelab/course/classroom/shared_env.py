@@ -187,7 +187,10 @@ def build_shared_env(
         if proxy:
             npm = shutil.which("npm")
             if not npm:
-                raise ClassError("npm not found: the hub needs configurable-http-proxy (apt-get install npm)")
+                raise ClassError(
+                    "npm not found: the hub needs configurable-http-proxy (as root: "
+                    "`apt-get update && apt-get install -y npm`, which `make system-deps` runs)"
+                )
             log(f"installing configurable-http-proxy@{PROXY_VERSION} into {prefix / 'proxy'}")
             subprocess.run(
                 [

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -101,124 +99,76 @@ def submitted_students(course_dir: Path, assignment: str) -> list[str]:
     return sorted(p.parent.name for p in (course_dir / "submitted").glob(f"*/{assignment}") if p.is_dir())
 
 
-def _autograde_serial(course_dir: Path, assignment: str, students, config=None, log=print) -> dict[str, str]:
-    api = _api(course_dir, config)
-    failures = {}
-    for s in students:
-        t0 = time.perf_counter()
-        r = api.autograde(assignment, s, force=True, create=True)
-        if not r.get("success"):
-            failures[s] = (r.get("error") or r.get("log") or "")[-2000:]
-        log(f"autograded {assignment}/{s} in {time.perf_counter() - t0:.1f} s{'' if r.get('success') else ' (FAILED)'}")
-    return failures
+def autograde(
+    course_dir: Path,
+    assignment: str,
+    *,
+    workers: int = 1,
+    students=None,
+    scheduler: str | None = None,
+    allow_unsandboxed: bool = False,
+    log=print,
+) -> dict:
+    """Grade every collected submission of ``assignment`` into the course's gradebook.
 
-
-def autograde(course_dir: Path, assignment: str, *, workers: int = 1, students=None, log=print) -> None:
-    """Autograde every collected submission of ``assignment`` into the course's gradebook.
-
-    ``workers > 1``: phase 1 splits the students over ``workers`` processes, each in a scratch
-    course directory (a copy of source/, gradebook.db and its students' submissions) that only it
-    writes, executing the notebooks with nbgrader autograde; phase 2, in this one process, runs
-    nbgrader autograde again on the executed notebooks with Execute and ClearOutput disabled (as
-    ``--no-execute``), which overwrites the locked cells again and saves every grade into the
-    course's gradebook. Only phase 2 writes the real gradebook, and it is a single writer.
+    Each submission is one job of the grading engine (:mod:`aelab.course.engine`): its notebook
+    runs in the sandbox, the course's checks run outside it; jobs run on ``workers`` local
+    processes or on a Dask cluster (``scheduler``). Then this one process records every result
+    with nbgrader's own autograde, execution off (:mod:`aelab.course.record`): the only writer of
+    the gradebook, which no student code ever reaches. A job that fails is recorded with its
+    reason (the cells that did not pass score 0) and the others go on. Returns
+    ``{student: JobResult}``.
     """
+    from ..engine import JobSpec
+    from ..grading import sandbox_mode
+    from ..jobs import run_jobs
+    from ..record import record
+
     course_dir = Path(course_dir)
     students = list(students or submitted_students(course_dir, assignment))
     if not students:
         raise ClassError(f"no collected submissions of {assignment} under {course_dir / 'submitted'}")
+    try:
+        mode = sandbox_mode(allow_unsandboxed=allow_unsandboxed)
+    except RuntimeError as exc:
+        raise ClassError(str(exc)) from None
     t0 = time.perf_counter()
-    workers = max(1, min(int(workers), len(students)))
-    if workers == 1:
-        failures = _autograde_serial(course_dir, assignment, students, log=log)
-    else:
-        failures = _autograde_parallel(course_dir, assignment, students, workers, log=log)
+    sources = sorted((course_dir / "source" / assignment).glob("*.ipynb"))
+    if len(sources) != 1:
+        raise ClassError(f"{assignment} must have exactly one source notebook, found {len(sources)}")
+    source = sources[0]
+    specs, missing = [], []
+    for s in students:
+        nbs = sorted((course_dir / "submitted" / s / assignment).glob("*.ipynb"))
+        path = next((p for p in nbs if p.name == source.name), nbs[0] if nbs else None)
+        if path is None:
+            missing.append(s)
+            continue
+        specs.append((s, JobSpec(path.read_bytes(), assignment, source.read_bytes(), sandbox=mode, label=s)))
+
+    def done(student, result):
+        log(
+            f"graded {assignment}/{student}: {result.score:g}/{result.max_score:g} {result.status} "
+            f"({result.seconds:.1f} s){': ' + '; '.join(result.reasons) if result.reasons else ''}"
+        )
+
+    results = run_jobs(specs, workers=max(1, int(workers)), scheduler=scheduler, on_result=done)
+    graded = {(s, assignment): r.notebook for s, r in results.items() if r.notebook}
+    folders = {(s, assignment): course_dir / "submitted" / s / assignment for s, _ in graded}
+    failures = record(course_dir, graded, {assignment: source.stem}, config=load_config(course_dir), folders=folders)
     if failures:
         raise ClassError(
-            "autograde failed for "
-            + ", ".join(sorted(failures))
+            "nbgrader could not record "
+            + ", ".join(sorted(s for s, _ in failures))
             + ":\n"
-            + "\n".join(f"--- {s}\n{e}" for s, e in sorted(failures.items()))
+            + "\n".join(f"--- {s}\n{e}" for (s, _), e in sorted(failures.items()))
         )
     log(
-        f"autograded {len(students)} submissions of {assignment} with {workers} worker(s) "
-        f"in {time.perf_counter() - t0:.1f} s"
+        f"autograded {len(results)} submissions of {assignment} ({mode} sandbox, {workers} worker(s)"
+        f"{', Dask ' + scheduler if scheduler else ''}) in {time.perf_counter() - t0:.1f} s"
+        + (f"; no notebook from {', '.join(missing)}" if missing else "")
     )
-
-
-def _autograde_parallel(course_dir: Path, assignment: str, students, workers: int, log=print) -> dict[str, str]:
-    config_text = (course_dir / "nbgrader_config.py").read_text()
-    scratch = course_dir / ".aelab-parallel" / assignment
-    shutil.rmtree(scratch, ignore_errors=True)
-    # the gradebook must already hold the assignment (generate_assignment ran at release)
-    _api(course_dir).gradebook.find_assignment(assignment)
-    procs = []
-    threads = str(max(1, (os.cpu_count() or 1) // workers))
-    for i in range(workers):
-        chunk = students[i::workers]
-        wdir = scratch / f"worker{i}"
-        (wdir / "submitted").mkdir(parents=True)
-        shutil.copytree(course_dir / "source" / assignment, wdir / "source" / assignment)
-        if (course_dir / "release" / assignment).is_dir():
-            shutil.copytree(course_dir / "release" / assignment, wdir / "release" / assignment)
-        shutil.copy(course_dir / "gradebook.db", wdir / "gradebook.db")
-        for s in chunk:
-            shutil.copytree(course_dir / "submitted" / s / assignment, wdir / "submitted" / s / assignment)
-        (wdir / "nbgrader_config.py").write_text(
-            config_text + "\n# scratch course of one parallel autograde worker\n"
-            f"c.CourseDirectory.root = {str(wdir)!r}\n"
-            f"c.CourseDirectory.db_url = {'sqlite:///' + str(wdir / 'gradebook.db')!r}\n"
-        )
-        env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
-        log_file = open(wdir / "worker.log", "w")  # noqa: SIM115 - closed when its worker is reaped
-        procs.append(
-            (
-                wdir,
-                chunk,
-                log_file,
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "aelab.course.cli",
-                        "class",
-                        "autograde",
-                        assignment,
-                        "--course-dir",
-                        str(wdir),
-                        "--workers",
-                        "1",
-                    ],
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                    cwd=str(wdir),
-                ),
-            )
-        )
-    failures: dict[str, str] = {}
-    executed = scratch / "executed"
-    for wdir, chunk, log_file, proc in procs:
-        rc = proc.wait()
-        log_file.close()
-        for s in chunk:
-            done = wdir / "autograded" / s / assignment
-            if done.is_dir():
-                shutil.copytree(done, executed / s / assignment)
-            else:
-                failures[s] = (
-                    f"worker exited {rc}; see {wdir / 'worker.log'}:\n" + (wdir / "worker.log").read_text()[-2000:]
-                )
-    log(f"phase 1 (execute, {workers} workers) done; phase 2: saving grades into {course_dir / 'gradebook.db'}")
-    config = load_config(course_dir)
-    config.CourseDirectory.submitted_directory = str(executed.relative_to(course_dir))
-    config.Execute.enabled = False
-    config.ClearOutput.enabled = False
-    graded = [s for s in students if s not in failures]
-    failures.update(_autograde_serial(course_dir, assignment, graded, config=config, log=log))
-    if not failures:
-        shutil.rmtree(course_dir / ".aelab-parallel", ignore_errors=True)
-    return failures
+    return results
 
 
 def feedback(course_dir: Path, assignment: str, log=print) -> None:
