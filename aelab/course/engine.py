@@ -397,6 +397,7 @@ def run_job(spec: JobSpec) -> JobResult:
         sel = selectors.DefaultSelector()
         sel.register(server, selectors.EVENT_READ, "accept")
         executor_done = False
+        executor_seen = False
         while not executor_done:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -418,7 +419,8 @@ def run_job(spec: JobSpec) -> JobResult:
                     except (OSError, wire.WireError, ConnectionError):
                         conn.close()
                         continue
-                    if hello.get("op") == "hello" and hello.get("role") == "executor":
+                    if hello.get("op") == "hello" and hello.get("role") == "executor" and not executor_seen:
+                        executor_seen = True
                         conn.settimeout(None)
                         sel.register(conn, selectors.EVENT_READ, "executor")
                     elif hello.get("op") == "hello" and hello.get("role") == "cell":
@@ -468,6 +470,10 @@ def run_job(spec: JobSpec) -> JobResult:
                 + (" (out of memory)" if oom else " (it exited or was killed)")
                 + "; the cells after it did not run"
             )
+        elif status == "graded" and not executor_seen:
+            status = "engine error"
+            tail = [ln for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()][-1:]
+            reasons.append(f"the sandbox did not start the notebook: {tail[0][:300] if tail else 'no output'}")
         elif status == "graded" and not executor_done:
             status = "stopped"
             reasons.append("the notebook's run was stopped before its end (its processes were killed)")

@@ -191,7 +191,11 @@ class Sandbox:
             elif Path(link).is_dir():
                 ro += ["--ro-bind", link, link]
         dirs: list[str] = []
-        for prefix in {sys.base_prefix, sys.prefix, str(Path(__file__).resolve().parents[1])}:
+        prefixes = {sys.base_prefix, sys.prefix, str(Path(__file__).resolve().parents[1])}
+        for entry in sys.path:  # environments layered on this one (a shared class env's .pth)
+            if entry and "site-packages" in entry and Path(entry).is_dir():
+                prefixes.add(str(Path(entry).resolve()).split("/lib/python")[0])
+        for prefix in sorted(prefixes):
             p = Path(prefix).resolve()
             for parent in reversed(p.parents):
                 if str(parent) != "/" and str(parent) not in dirs:
