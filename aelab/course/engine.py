@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import importlib
-import json
 import os
 import re
 import selectors
@@ -526,7 +525,3 @@ def job_from_paths(submission: Path, assignment: str, root: Path | None = None, 
     a = registry.assignment(assignment)
     root = Path(root) if root else registry.course_root()
     return JobSpec(Path(submission).read_bytes(), a.name, a.source_path(root).read_bytes(), **options)
-
-
-def dumps(result: JobResult) -> str:
-    return json.dumps(result.to_dict())

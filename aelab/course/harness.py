@@ -27,7 +27,7 @@ import torch
 
 from . import wire
 
-__all__ = ["grade_cell", "SOCKET_ENV"]
+__all__ = ["grade_cell", "snapshot", "SOCKET_ENV"]
 
 SOCKET_ENV = "AELAB_HARNESS_SOCKET"
 
@@ -61,7 +61,8 @@ def _set_rng_state(rng: dict | None) -> None:
     np.random.set_state((name, wire.decode(keys), pos, has_gauss, cached))
 
 
-def _snapshot(value):
+def snapshot(value):
+    """A copy of a tensor, array or model's weights, to tell afterwards whether a call changed it."""
     if isinstance(value, torch.Tensor):
         return value.detach().clone()
     if isinstance(value, np.ndarray):
@@ -178,8 +179,8 @@ class _Server:
         name = str(msg.get("fn", ""))
         fn = self.ns.get(name)
         args, kwargs = self._decode_args(msg)
-        before = [_snapshot(a) for a in args]
-        before_kw = {k: _snapshot(v) for k, v in kwargs.items()}
+        before = [snapshot(a) for a in args]
+        before_kw = {k: snapshot(v) for k, v in kwargs.items()}
         uses = [str(u) for u in msg.get("uses", [])]
         saved = {u: self.ns[u] for u in uses if u in self.ns}
         for u in uses:
