@@ -17,7 +17,6 @@ from urllib.parse import urlparse
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torchvision.transforms import v2
 
 from ._validate import check_choice, check_positive_int, tensor_arg
 from .env import data_dir, fast_mode, offline
@@ -290,12 +289,14 @@ def load_mnist(
 
 
 # ---------------------------------------------------------------------------------------- transforms
-def mlp_transform() -> v2.Compose:
+def mlp_transform():
     """Seed 001's transform: image -> (784,) float32 with pixels in [-0.5, 0.5].
 
     Works on one (28, 28) image or a batch (N, 28, 28) of uint8 pixels; the output is flattened
-    per image: (784,) or (N, 784).
+    per image: (784,) or (N, 784). A ``torchvision.transforms.v2.Compose``.
     """
+    from torchvision.transforms import v2  # here, not at import: torchvision takes ~3 s to load
+
     return v2.Compose(
         [
             v2.ToDtype(torch.float32, scale=True),
@@ -304,11 +305,14 @@ def mlp_transform() -> v2.Compose:
     )
 
 
-def conv_transform() -> v2.Compose:
+def conv_transform():
     """Seed 003's transform: image -> (1, 28, 28) float32 normalised to [-1, 1].
 
     Works on one (28, 28) image or a batch (N, 28, 28) of uint8 pixels -> (N, 1, 28, 28).
+    A ``torchvision.transforms.v2.Compose``.
     """
+    from torchvision.transforms import v2
+
     return v2.Compose(
         [
             v2.Lambda(lambda x: x.unsqueeze(-3)),

@@ -14,6 +14,8 @@ runs everything. tests/test_markers.py checks that every name below still exists
 
 import os
 
+import aelab.course  # noqa: F401 - first: it spares nbformat's jsonschema a slow optional import
+
 os.environ.setdefault("AELAB_OFFLINE", "1")  # never try a download during tests
 os.environ.setdefault("MPLBACKEND", "Agg")
 # Two test workers share two cores; more torch threads than cores makes small models crawl.

@@ -391,6 +391,7 @@ def run_job(spec: JobSpec) -> JobResult:
         log_path = job_dir / "executor.log"
         with open(log_path, "wb") as log_file:
             proc = sandbox.popen(command, env, files, stdout=log_file, stderr=subprocess.STDOUT)
+        _graders()[0].all_checks(assignment.lab)  # load the checks while the kernel starts
         src_by_gid = {_meta(c)["grade_id"]: c for c in graded_cells}
         deadline = time.monotonic() + limits.wall_seconds
         sel = selectors.DefaultSelector()
@@ -444,7 +445,11 @@ def run_job(spec: JobSpec) -> JobResult:
                         conn.close()
                         executor_done = True
                         continue
+                    if msg.get("op") == "kernel" and isinstance(msg.get("seconds"), (int, float)):
+                        log_lines.append(f"kernel started in {float(msg['seconds']):.2f} s")
                     if msg.get("op") == "cell" and isinstance(msg.get("index"), int):
+                        if isinstance(msg.get("seconds"), (int, float)):
+                            log_lines.append(f"cell {msg['index'] + 1}: {float(msg['seconds']):.2f} s")
                         outputs[msg["index"]] = _clean_outputs(msg.get("outputs"))
                         if msg.get("note"):
                             notes_by_cell[msg["index"]] = str(msg["note"])[:200]

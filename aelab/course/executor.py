@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import sys
+import time
 
 MAX_TEXT = 200_000  # characters of one text output
 MAX_DATA = 2_000_000  # characters of one rich output (an image as base64)
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-    from . import wire
+    from . import frames as wire
 
     notebook, sock_path, timeout = (argv or sys.argv[1:])[:3]
     nb = nbformat.read(notebook, as_version=4)
@@ -66,11 +67,14 @@ def main(argv: list[str] | None = None) -> int:
         resources={"metadata": {"path": "/tmp"}},
     )
     status = "done"
+    started = time.perf_counter()
     with client.setup_kernel():
+        wire.send(sock, {"op": "kernel", "seconds": round(time.perf_counter() - started, 3)})
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
             note = ""
+            started = time.perf_counter()
             try:
                 client.execute_cell(cell, index)
             except CellTimeoutError:
@@ -85,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                 "execution_count": cell.get("execution_count"),
                 "outputs": _trim(cell.get("outputs", [])),
                 "note": note,
+                "seconds": round(time.perf_counter() - started, 3),
             }
             wire.send(sock, message)
             if note == "kernel died":

@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import math
-import socket
-import struct
 
 import numpy as np
 import torch
 
-__all__ = ["WireError", "Unsupported", "Handle", "encode", "decode", "send", "recv", "DTYPES"]
+from .frames import MAX_FRAME, WireError, recv, send
+
+__all__ = ["MAX_FRAME", "WireError", "Unsupported", "Handle", "encode", "decode", "send", "recv", "DTYPES"]
 
 # dtypes that may cross, by name (numpy and torch agree on these names)
 DTYPES = (
@@ -41,15 +40,10 @@ DTYPES = (
     "float64",
 )
 _TORCH = {name: getattr(torch, name) for name in DTYPES if hasattr(torch, name)}
-MAX_FRAME = 256 * 1024 * 1024  # bytes of one message
 MAX_ELEMENTS = 20_000_000  # elements of one array
 MAX_ITEMS = 100_000  # items of one list, tuple or dict
 MAX_DEPTH = 8
 MAX_STR = 20_000
-
-
-class WireError(ValueError):
-    """A message or value that does not follow the protocol."""
 
 
 class Unsupported:
@@ -247,37 +241,3 @@ def decode(obj, *, modules: bool = False, depth: int = 0):
         raw = base64.b64decode(obj["pickle"].encode("ascii"))
         return torch.load(io.BytesIO(raw), map_location="cpu", weights_only=False)
     raise WireError(f"type {t!r} may not cross")
-
-
-# ------------------------------------------------------------------------------------ framing
-def send(sock: socket.socket, message: dict) -> None:
-    """Write one message: 8 bytes of length, then the JSON text."""
-    data = json.dumps(message, separators=(",", ":")).encode("utf-8")
-    if len(data) > MAX_FRAME:
-        raise WireError(f"message of {len(data)} bytes is larger than {MAX_FRAME}")
-    sock.sendall(struct.pack(">Q", len(data)) + data)
-
-
-def _read(sock: socket.socket, n: int) -> bytes:
-    chunks, got = [], 0
-    while got < n:
-        chunk = sock.recv(min(n - got, 1 << 20))
-        if not chunk:
-            raise ConnectionError("the other side closed the connection")
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
-
-
-def recv(sock: socket.socket, *, max_bytes: int = MAX_FRAME) -> dict:
-    """Read one message (a JSON object); a frame longer than ``max_bytes`` is a :class:`WireError`."""
-    (n,) = struct.unpack(">Q", _read(sock, 8))
-    if n > max_bytes:
-        raise WireError(f"message of {n} bytes is larger than {max_bytes}")
-    try:
-        message = json.loads(_read(sock, n).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WireError(f"not JSON: {exc}") from None
-    if not isinstance(message, dict) or not isinstance(message.get("op"), str):
-        raise WireError("a message must be a JSON object with an 'op'")
-    return message
