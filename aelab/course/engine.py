@@ -368,6 +368,7 @@ def run_job(spec: JobSpec) -> JobResult:
     notes_by_cell: dict[int, str] = {}
     status = "graded"
     log_lines: list[str] = []
+    seconds: dict = {}  # "kernel" and cell index -> seconds, as the executor reported them
     proc = None
     try:
         nb_path = job_dir / "notebook.ipynb"
@@ -445,11 +446,14 @@ def run_job(spec: JobSpec) -> JobResult:
                         conn.close()
                         executor_done = True
                         continue
-                    if msg.get("op") == "kernel" and isinstance(msg.get("seconds"), (int, float)):
-                        log_lines.append(f"kernel started in {float(msg['seconds']):.2f} s")
-                    if msg.get("op") == "cell" and isinstance(msg.get("index"), int):
-                        if isinstance(msg.get("seconds"), (int, float)):
-                            log_lines.append(f"cell {msg['index'] + 1}: {float(msg['seconds']):.2f} s")
+                    # the sandbox's messages are untrusted: a known cell index, a bounded number, once
+                    if msg.get("op") == "kernel" and "kernel" not in seconds:
+                        seconds["kernel"] = _seconds(msg.get("seconds"))
+                    index = msg.get("index")
+                    if msg.get("op") == "cell" and not (isinstance(index, int) and 0 <= index < len(to_run.cells)):
+                        continue
+                    if msg.get("op") == "cell" and index not in seconds:
+                        seconds[index] = _seconds(msg.get("seconds"))
                         outputs[msg["index"]] = _clean_outputs(msg.get("outputs"))
                         if msg.get("note"):
                             notes_by_cell[msg["index"]] = str(msg["note"])[:200]
@@ -465,6 +469,9 @@ def run_job(spec: JobSpec) -> JobResult:
         oom = sandbox.cgroup is not None and sandbox.cgroup.oom_killed()
         if proc.poll() is None:
             _kill(proc)
+        log_lines += [
+            f"kernel started in {t:.2f} s" if k == "kernel" else f"cell {k + 1}: {t:.2f} s" for k, t in seconds.items()
+        ]
         log_lines.append(log_path.read_text(errors="replace")[-4000:])
         if "kernel died" in notes_by_cell.values():
             status = "kernel died"
@@ -510,6 +517,13 @@ def run_job(spec: JobSpec) -> JobResult:
         else:
             c.outputs = outputs.get(i, [])
     return finish(status, reasons, cells, template, "\n".join(log_lines))
+
+
+def _seconds(value) -> float:
+    """A duration reported from the sandbox, as a finite number of seconds in [0, 1 day]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return float("nan")
+    return min(max(float(value), 0.0), 86400.0) if abs(value) < 1e12 else float("nan")
 
 
 def _kill(proc) -> None:
