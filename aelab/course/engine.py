@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import json
 import os
 import re
 import selectors
@@ -45,7 +46,10 @@ __all__ = ["JobSpec", "JobResult", "CellResult", "run_job", "prepare_notebook", 
 CHECK_CALL = re.compile(r"""autograder\.check\(\s*["']([\w.]+)["']\s*,\s*(\w+)\s*\)""")
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n.*?### END HIDDEN TESTS\n?", re.S)
 SOLUTION = re.compile(r"### BEGIN SOLUTION\n.*?### END SOLUTION\n?", re.S)
-MAX_SUBMISSION = 64 * 1024 * 1024  # bytes of a submitted notebook read as JSON
+MAX_SUBMISSION = 256 * 1024 * 1024  # bytes of a submitted notebook read as JSON (its outputs are dropped)
+BIG_SUBMISSION = 16 * 1024 * 1024  # a notebook this large is mostly stored outputs: say they were ignored
+MAX_OUTPUTS = 64 * 1024 * 1024  # bytes of outputs (as JSON) kept from one job for its feedback
+HELLO_SECONDS = 2.0  # how long a new connection from the sandbox may take to say who it is
 GRADERS_MODULE = "autograder"  # the course's graders: aelab.course loads them by name, never imports them
 
 
@@ -121,6 +125,45 @@ def _stub(source: str) -> str:
     return SOLUTION.sub(CODE_STUB + "\n", source)
 
 
+GRADING_KEYS = ("grade_id", "grade", "solution", "locked", "points", "task")
+
+
+def _released(cell) -> str:
+    return HIDDEN.sub("", cell.source).strip()
+
+
+def _adopt(submission, src_cells: dict, notes: list[str]) -> dict[int, str]:
+    """{index: grade_id} for submission cells that lost their nbgrader metadata but are the course's cells.
+
+    A notebook saved by a tool that drops cell metadata still has the learner's solutions (a code
+    cell defining the exercise's function) and the released test cells (their source unchanged):
+    each source cell that no cell claims is matched to the first such cell, in order."""
+    claimed = {_meta(c).get("grade_id") for c in submission.cells}
+    adopted: dict[int, str] = {}
+    for gid, ref in src_cells.items():
+        if gid in claimed or ref.cell_type != "code":
+            continue
+        md = _meta(ref)
+        names = re.findall(r"^def (\w+)\(", ref.source, flags=re.M)
+        for i, cell in enumerate(submission.cells):
+            if i in adopted or _meta(cell).get("grade_id") or cell.get("cell_type") != "code":
+                continue
+            text = cell.get("source", "")
+            if md.get("solution") and not md.get("grade"):
+                match = bool(names) and re.search(rf"^def {re.escape(names[0])}\(", text, flags=re.M)
+            else:
+                match = text.strip() in (ref.source.strip(), _released(ref))
+            if match:
+                adopted[i] = gid
+                break
+    if adopted:
+        notes.append(
+            f"{len(adopted)} cells had no nbgrader metadata (was the notebook saved by another tool?): "
+            "matched to the course's cells by their content"
+        )
+    return adopted
+
+
 def prepare_notebook(submission, source) -> tuple[object, object, list[str]]:
     """(notebook to run, graded notebook template, notes) from a submission and its source.
 
@@ -128,45 +171,55 @@ def prepare_notebook(submission, source) -> tuple[object, object, list[str]]:
     the learner's code under the source's metadata; locked, graded and read-only cells are the
     source's. Source cells missing from the submission are put back where they belong (a missing
     solution cell as the release's stub); cells whose grade_id the source does not know lose their
-    nbgrader metadata; a repeated grade_id is kept once. In the notebook to run, each graded cell's
-    hidden tests become a call of the harness; in the template they are the source's.
+    nbgrader metadata; a repeated grade_id is kept once, later copies run as plain code (a pasted
+    copy of a solution cell still defines what the learner ran). In the notebook to run, each
+    graded cell's hidden tests become a call of the harness; in the template they are the source's.
     """
     import nbformat
 
     notes: list[str] = []
     src_cells = {_meta(c).get("grade_id"): c for c in source.cells if _meta(c).get("grade_id")}
     order = [gid for gid in (_meta(c).get("grade_id") for c in source.cells) if gid]
+    adopted = _adopt(submission, src_cells, notes)
     placed: dict[str, int] = {}
     cells = []
-    for cell in submission.cells:
-        gid = _meta(cell).get("grade_id")
-        if gid and gid in src_cells:
-            if gid in placed:
-                notes.append(f"grade id {gid} appears more than once: later copies ignored")
-                continue
+    foreign: list[str] = []
+    for index, cell in enumerate(submission.cells):
+        gid = adopted.get(index) or _meta(cell).get("grade_id")
+        if gid and gid in src_cells and gid not in placed:
             ref = src_cells[gid]
             md = _meta(ref)
+            new = copy.deepcopy(ref)
             if md.get("solution") and not md.get("grade"):
-                new = copy.deepcopy(ref)
                 new.source = cell.get("source", "")
-            else:
-                new = copy.deepcopy(ref)
-                released = HIDDEN.sub("", ref.source).strip()
-                if cell.get("source", "").strip() not in (ref.source.strip(), released):
-                    notes.append(f"cell {gid} was edited: restored from the course")
+            elif cell.get("source", "").strip() not in (ref.source.strip(), _released(ref)):
+                notes.append(f"cell {gid} was edited: restored from the course")
             if new.cell_type != cell.get("cell_type"):
                 notes.append(f"cell {gid} changed type: restored from the course")
+            theirs = _meta(cell)
+            if index not in adopted and any(theirs.get(k, md.get(k)) != md.get(k) for k in GRADING_KEYS):
+                notes.append(f"cell {gid}'s nbgrader metadata was changed: restored from the course")
             placed[gid] = len(cells)
             cells.append(new)
-        else:
-            new = copy.deepcopy(cell)
-            if "nbgrader" in new.get("metadata", {}):
-                if gid:
-                    notes.append(
-                        f"a cell claims grade id {gid!r}, which the assignment does not have: graded as plain code"
-                    )
-                del new["metadata"]["nbgrader"]
-            cells.append(new)
+            continue
+        new = copy.deepcopy(cell)
+        if gid and gid in placed:
+            notes.append(f"grade id {gid} appears more than once: the later copies run as plain code, ungraded")
+        elif gid:
+            foreign.append(gid)
+        new.get("metadata", {}).pop("nbgrader", None)
+        cells.append(new)
+    if foreign and not placed:
+        notes.append(
+            f"the notebook has none of this assignment's cells (is it another assignment's notebook? "
+            f"it has grade ids such as {foreign[0]!r})"
+        )
+    elif foreign:
+        notes.append(
+            f"cells claim grade ids the assignment does not have ({', '.join(foreign[:3])}): run as plain code"
+        )
+    elif not placed:
+        notes.append("the notebook has none of this assignment's cells")
     for i, gid in enumerate(order):
         if gid in placed:
             continue
@@ -206,7 +259,12 @@ def _graders():
     return core, reference
 
 
-def _run_cell_checks(sock, cell, assignment, call_timeout) -> CellResult:
+def _run_cell_checks(sock, cell, assignment, call_timeout, deadline=None, graded=()) -> CellResult:
+    """Run the checks of one graded cell against the kernel's functions (see :mod:`.remote`).
+
+    ``graded``: the exercises whose graded cells have all been checked already. While the learner's
+    function runs, it may call the course's versions of the other exercises it uses, but only of
+    those: before an exercise is checked, its reference would be an oracle for its own checks."""
     core, reference = _graders()
     from .remote import CellSession, KernelGone
 
@@ -214,8 +272,12 @@ def _run_cell_checks(sock, cell, assignment, call_timeout) -> CellResult:
     gid = md["grade_id"]
     calls = _checks_of(cell)
     exercise = calls[0][0].split(".")[1] if calls else ""
-    references = {ex.name: getattr(reference, ex.name) for ex in assignment.exercises if hasattr(reference, ex.name)}
-    session = CellSession(sock, references, call_timeout, delegated=getattr(core, "Delegated", None))
+    references = {
+        ex.name: getattr(reference, ex.name)
+        for ex in assignment.exercises
+        if hasattr(reference, ex.name) and ex.name in graded
+    }
+    session = CellSession(sock, references, call_timeout, delegated=getattr(core, "Delegated", None), deadline=deadline)
     result = CellResult(gid, exercise, float(md.get("points", 0)), 0.0, False, ran=True)
     described: dict[str, dict] = {}
     for check_id, fn_name in calls:
@@ -354,8 +416,16 @@ def run_job(spec: JobSpec) -> JobResult:
     except Exception as exc:  # noqa: BLE001 - whatever the file is, it is not a notebook
         first = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         return finish("not a notebook", [f"not a valid notebook ({type(exc).__name__}: {first})"], empty, None)
+    for cell in nb.cells:  # the notebook runs afresh: what it stored is never read again
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = []
     to_run, template, notes = prepare_notebook(nb, source)
     reasons = list(notes)
+    if len(spec.submission) > BIG_SUBMISSION:
+        reasons.append(
+            f"the notebook is {len(spec.submission) / 2**20:.0f} MB, mostly stored outputs: they were ignored "
+            "(it is run afresh; clear outputs before submitting)"
+        )
     if why and mode == "none":
         reasons.append(f"graded without a sandbox: {why}")
 
@@ -394,11 +464,20 @@ def run_job(spec: JobSpec) -> JobResult:
             proc = sandbox.popen(command, env, files, stdout=log_file, stderr=subprocess.STDOUT)
         _graders()[0].all_checks(assignment.lab)  # load the checks while the kernel starts
         src_by_gid = {_meta(c)["grade_id"]: c for c in graded_cells}
+        cells_of: dict[str, list[str]] = {}
+        for c in graded_cells:
+            for check_id, _ in _checks_of(c)[:1]:
+                cells_of.setdefault(check_id.split(".")[1], []).append(_meta(c)["grade_id"])
+
+        def _graded(done: dict) -> set:
+            return {ex for ex, gids in cells_of.items() if all(g in done for g in gids)}
+
         deadline = time.monotonic() + limits.wall_seconds
         sel = selectors.DefaultSelector()
         sel.register(server, selectors.EVENT_READ, "accept")
-        executor_done = False
+        executor_done = said_done = False
         executor_seen = False
+        kept_bytes = 0
         while not executor_done:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -414,7 +493,7 @@ def run_job(spec: JobSpec) -> JobResult:
             for key, _ in events:
                 if key.data == "accept":
                     conn, _ = server.accept()
-                    conn.settimeout(30)
+                    conn.settimeout(max(0.05, min(HELLO_SECONDS, deadline - time.monotonic())))
                     try:
                         hello = wire.recv(conn, max_bytes=4096)
                     except (OSError, wire.WireError, ConnectionError):
@@ -427,7 +506,9 @@ def run_job(spec: JobSpec) -> JobResult:
                     elif hello.get("op") == "hello" and hello.get("role") == "cell":
                         gid = str(hello.get("cell", ""))
                         if gid in src_by_gid and gid not in results:
-                            results[gid] = _run_cell_checks(conn, src_by_gid[gid], assignment, spec.call_timeout)
+                            results[gid] = _run_cell_checks(
+                                conn, src_by_gid[gid], assignment, spec.call_timeout, deadline, _graded(results)
+                            )
                         else:
                             try:
                                 wire.send(conn, {"op": "verdict", "passed": False, "message": "not a graded cell"})
@@ -454,11 +535,16 @@ def run_job(spec: JobSpec) -> JobResult:
                         continue
                     if msg.get("op") == "cell" and index not in seconds:
                         seconds[index] = _seconds(msg.get("seconds"))
-                        outputs[msg["index"]] = _clean_outputs(msg.get("outputs"))
+                        kept = _clean_outputs(msg.get("outputs"))
+                        kept_bytes += len(json.dumps(kept))
+                        if kept_bytes > MAX_OUTPUTS:
+                            text = "[outputs left out: this notebook's outputs passed the feedback's limit]\n"
+                            kept = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+                        outputs[msg["index"]] = kept
                         if msg.get("note"):
                             notes_by_cell[msg["index"]] = str(msg["note"])[:200]
                     elif msg.get("op") == "done":
-                        executor_done = True
+                        executor_done = said_done = True
         sel.close()
         server.close()
         if proc.poll() is None:
@@ -485,7 +571,7 @@ def run_job(spec: JobSpec) -> JobResult:
             status = "engine error"
             tail = [ln for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()][-1:]
             reasons.append(f"the sandbox did not start the notebook: {tail[0][:300] if tail else 'no output'}")
-        elif status == "graded" and not executor_done:
+        elif status == "graded" and not said_done:
             status = "stopped"
             reasons.append("the notebook's run was stopped before its end (its processes were killed)")
         timeouts = [i for i, n in notes_by_cell.items() if n == "timeout"]
@@ -503,12 +589,20 @@ def run_job(spec: JobSpec) -> JobResult:
         shutil.rmtree(job_dir, ignore_errors=True)
 
     cells: list[CellResult] = []
+    unreached = []
     for i, c in enumerate(template.cells):
         if c.cell_type != "code":
             continue
         md = _meta(c)
         if md.get("grade") and not md.get("solution"):
             res = results.get(md["grade_id"]) or CellResult(md["grade_id"], "", float(md.get("points", 0)), 0.0, False)
+            if md["grade_id"] not in results and i in seconds:
+                res.ran = True
+                res.message = (
+                    "this test cell ran but never reached the grading engine (the notebook replaced, "
+                    "skipped or rewrote its grading call): not graded"
+                )
+                unreached.append(md["grade_id"])
             if not res.exercise:
                 calls = _checks_of(c)
                 res.exercise = calls[0][0].split(".")[1] if calls else ""
@@ -516,6 +610,11 @@ def run_job(spec: JobSpec) -> JobResult:
             cells.append(res)
         else:
             c.outputs = outputs.get(i, [])
+    if unreached:
+        reasons.append(
+            f"{len(unreached)} test cells ran but never reached the grading engine "
+            f"({', '.join(unreached[:3])}{', ...' if len(unreached) > 3 else ''}): they score nothing"
+        )
     return finish(status, reasons, cells, template, "\n".join(log_lines))
 
 

@@ -8,13 +8,14 @@ run and the executor ends; if the executor itself is killed, the engine keeps wh
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
 import time
 
 MAX_TEXT = 200_000  # characters of one text output
 MAX_DATA = 2_000_000  # characters of one rich output (an image as base64)
-MAX_CELL = 4_000_000  # characters of one cell's outputs
+MAX_CELL = 4_000_000  # bytes of one cell's outputs as JSON (the engine reads at most 16 MiB per message)
 
 
 def _trim(outputs: list) -> list:
@@ -37,7 +38,7 @@ def _trim(outputs: list) -> list:
         elif o.get("output_type") == "error":
             o["traceback"] = [str(t)[:MAX_TEXT] for t in o.get("traceback", [])[:50]]
             o["evalue"] = str(o.get("evalue", ""))[:MAX_TEXT]
-        size = len(str(o))
+        size = len(json.dumps(o))  # as it travels: escapes of non-ASCII text count
         if total + size > MAX_CELL:
             out.append({"output_type": "stream", "name": "stdout", "text": "[further output of this cell cut]\n"})
             break

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import builtins
 import socket
+import time
 
 import numpy as np
 import torch
@@ -82,8 +83,9 @@ class _RemoteGrad(torch.autograd.Function):
 class CellSession:
     """One graded cell's connection to the kernel."""
 
-    def __init__(self, sock: socket.socket, references: dict, call_timeout: float, delegated=None):
+    def __init__(self, sock: socket.socket, references: dict, call_timeout: float, delegated=None, deadline=None):
         self.sock = sock
+        self.deadline = deadline  # time.monotonic() by which the whole job must end
         self.delegated = delegated  # the graders' exception for "called the library's answer"
         self.references = references  # exercise name -> reference implementation
         self.call_timeout = call_timeout
@@ -104,11 +106,19 @@ class CellSession:
     def _recv(self) -> dict:
         if self.broken:
             raise KernelGone(self.broken)
-        self.sock.settimeout(self.call_timeout)
+        left = self.call_timeout if self.deadline is None else min(self.call_timeout, self.deadline - time.monotonic())
+        if left <= 0:
+            self.broken = "the job reached its time limit while a check ran"
+            raise CallTimeout(self.broken)
+        self.sock.settimeout(left)
         try:
             return wire.recv(self.sock)
         except TimeoutError:
-            self.broken = f"the call did not return within {self.call_timeout:.0f} s"
+            self.broken = (
+                f"the call did not return within {self.call_timeout:.0f} s"
+                if left == self.call_timeout
+                else "the job reached its time limit while a check ran"
+            )
             raise CallTimeout(self.broken) from None
         except (OSError, ConnectionError):
             self.broken = "the notebook's kernel stopped (it exited or was killed) while a check ran"
@@ -169,7 +179,8 @@ class CellSession:
     def _callback(self, msg: dict, uses: tuple) -> None:
         name = str(msg.get("fn", ""))
         if name not in uses or name not in self.references:
-            self._send({"op": "callback_error", "message": f"the course's {name} is not available here"})
+            why = "is not available here" if name not in uses else "is available once its own tests have run"
+            self._send({"op": "callback_error", "message": f"the course's {name} {why}"})
             return
         try:
             args = [self._resolve(wire.decode(a)) for a in msg.get("args", [])]
