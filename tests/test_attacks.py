@@ -23,8 +23,6 @@ import pytest
 from aelab.course import grading
 from aelab.course.sandbox import UID_BASE, detect
 
-pytestmark = pytest.mark.slow
-
 ROOT = Path(__file__).resolve().parent.parent
 A = "01_autoencoder_basics"
 SOURCE = ROOT / "source" / A / f"{A}.ipynb"

@@ -291,3 +291,35 @@ def test_check_tells_what_to_fix_without_the_answer(tmp_path, capsys):
         line = line.strip()
         if len(line) > 25 and not line.startswith(('"""', "#")):
             assert line not in text
+
+
+def test_pytest_autograder_grades_submissions_on_the_engine(tmp_path):
+    """``pytest autograder --submission``: one test per check, verdicts from the engine, messages that say what to fix."""
+    import subprocess
+    import sys
+
+    from aelab.course.engine import CHECK_CALL
+
+    for name, edit in (
+        ("right", lambda nb: None),
+        ("wrong", lambda nb: _replace_body(nb, "reconstruction_error", WRONG_L1)),
+    ):
+        (tmp_path / name).mkdir()
+        nbformat.write(_student_version(edit), tmp_path / name / f"{A}.ipynb")
+    args = [f"--submission={tmp_path / n / f'{A}.ipynb'}" for n in ("right", "wrong")]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "autograder", "-q", "-rf", "-p", "no:cacheprovider", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    checks = [c for cell in nbformat.read(SOURCE, as_version=4).cells for c, _ in CHECK_CALL.findall(cell.source)]
+    wrong_fn = [c for c in checks if c.startswith("lab01.reconstruction_error.") and not c.endswith(".shape")]
+    failed = re.findall(r"^FAILED \S*wrong/[^:]+::([\w.]+)\]", proc.stdout, flags=re.M)
+    assert not re.findall(r"^FAILED \S*right/", proc.stdout, flags=re.M), proc.stdout[-3000:]
+    assert failed and set(failed) <= set(wrong_fn), (failed, proc.stdout[-3000:])
+    assert f"{len(failed)} failed, {2 * len(checks) - len(failed)} passed" in proc.stdout, proc.stdout[-2000:]
+    for check_id in failed:  # each failure says what to fix (pytest.fail's text: "<check>: <message>")
+        message = re.search(rf"{re.escape(check_id)}: (.+)", proc.stdout)
+        assert message and len(message.group(1)) > 20 and "AssertionError" not in message.group(1), check_id
