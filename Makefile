@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python aelab/course/interpreter.py --rebuild $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -e ".[course,test]"
+	$(BIN)/python -m pip install --quiet -e ".[course,test,cluster]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (aelab)" >/dev/null
 	touch $(STAMP)
 

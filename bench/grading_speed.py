@@ -1,7 +1,8 @@
 """Benchmark: seconds to grade one full submission (all four notebooks) and a class of N.
 
-    .venv/bin/python bench/grading_speed.py                 # 1 student, then a class of 20
+    .venv/bin/python bench/grading_speed.py                 # 1 student, then a class of 30
     .venv/bin/python bench/grading_speed.py --class-size 4  # a smaller class
+    .venv/bin/python bench/grading_speed.py --dask          # also through a loopback Dask cluster
 
 Every student submits the source notebooks (right answers), so every cell runs. Prints the
 figures; asserts nothing (speed targets live here, not in timed tests).
@@ -10,8 +11,13 @@ figures; asserts nothing (speed targets live here, not in timed tests).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,20 +35,83 @@ def make_class(folder: Path, n: int, assignments) -> None:
                 shutil.copy(nb, target / nb.name)
 
 
-def time_class(n: int, workers: int, assignments) -> tuple[float, list]:
+@contextlib.contextmanager
+def loopback_cluster(workers: int):
+    """A ``dask scheduler`` and ``workers`` single-threaded ``dask worker`` processes on 127.0.0.1."""
+    bin_dir = Path(sys.executable).parent
+    with tempfile.TemporaryDirectory(prefix="aelab-dask-") as tmp:
+        info = Path(tmp) / "scheduler.json"
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "start_new_session": True}
+        procs = [
+            subprocess.Popen(
+                [
+                    bin_dir / "dask",
+                    "scheduler",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--no-dashboard",
+                    "--scheduler-file",
+                    info,
+                ],
+                **quiet,
+            )
+        ]
+        try:
+            while not (info.exists() and info.stat().st_size):
+                time.sleep(0.2)
+            address = json.loads(info.read_text())["address"]
+            for i in range(workers):
+                procs.append(
+                    subprocess.Popen(
+                        [
+                            bin_dir / "dask",
+                            "worker",
+                            address,
+                            "--nthreads",
+                            "1",
+                            "--no-dashboard",
+                            "--memory-limit",
+                            "0",
+                            "--name",
+                            f"w{i}",
+                        ],
+                        **quiet,
+                    )
+                )
+            from distributed import Client
+
+            with Client(address) as client:
+                client.wait_for_workers(workers, timeout=120)
+            yield address
+        finally:
+            for proc in procs:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def time_class(n: int, workers: int, assignments, scheduler: str | None = None) -> tuple[float, list]:
     with tempfile.TemporaryDirectory(prefix="aelab-bench-") as tmp:
         tmp = Path(tmp)
         make_class(tmp / "submitted", n, assignments)
         start = time.perf_counter()
         outcomes = grading.grade_class(
-            tmp / "submitted", tmp / "out", assignments=assignments, workers=workers, log=lambda *_: None
+            tmp / "submitted",
+            tmp / "out",
+            assignments=assignments,
+            workers=workers,
+            scheduler=scheduler,
+            log=lambda *_: None,
         )
         return time.perf_counter() - start, outcomes
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--class-size", type=int, default=20)
+    parser.add_argument("--class-size", type=int, default=30)
+    parser.add_argument("--dask", action="store_true", help="also grade through a loopback Dask cluster")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--assignments", nargs="*", default=list(registry.names()))
     args = parser.parse_args()
@@ -61,6 +130,15 @@ def main() -> None:
             f"class of {args.class_size}, {args.workers} workers: {seconds:.1f} s in all, "
             f"{seconds / args.class_size:.1f} s per submission; {full}/{len(outcomes)} notebooks at full marks"
         )
+    if args.dask:
+        with loopback_cluster(args.workers) as address:
+            for n in dict.fromkeys([1, args.class_size]):
+                seconds, outcomes = time_class(n, args.workers, args.assignments, scheduler=address)
+                full = sum(o.score == o.max_score for o in outcomes)
+                print(
+                    f"Dask, {args.workers} loopback workers, class of {n}: {seconds:.1f} s in all; "
+                    f"{full}/{len(outcomes)} notebooks at full marks"
+                )
 
 
 if __name__ == "__main__":

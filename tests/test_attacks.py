@@ -95,7 +95,7 @@ for _name in ("aelab", "aelab.course", "aelab.course.wire", "aelab.course.harnes
     except Exception:
         continue
     for _attr in dir(_mod):
-        if "check" in _attr or "verdict" in _attr or "grade" in _attr:
+        if "check" in _attr or "verdict" in _attr or "compare" in _attr:
             try:
                 setattr(_mod, _attr, _yes)
             except Exception:
@@ -177,11 +177,14 @@ def _tops():
 def _skip(dirpath):
     return dirpath.startswith(("/proc", "/sys", "/dev", "/usr")) or dirpath.endswith("site-packages")
 
+import time as _time
+_SEARCH_END = _time.monotonic() + 8  # a search bounded in time, as an attacker's would be
+
 def _files(names=(), suffixes=()):
     found = []
     for top in _tops():
         for dirpath, dirnames, filenames in os.walk(top):
-            if _skip(dirpath):
+            if _skip(dirpath) or _time.monotonic() > _SEARCH_END:
                 dirnames[:] = []
                 continue
             for f in filenames:
@@ -194,6 +197,8 @@ for _path in _files(names=("reference.py", "lab01.py", "gradebook.db", "core.py"
     try:
         _text = open(_path, errors="replace").read()
     except OSError:
+        continue
+    if "_secrets" in _text:  # this notebook itself
         continue
     if "BEGIN SOLUTION" in _text or "HIDDEN TESTS" in _text or "def reconstruction_error" in _text:
         _secrets.append(_path)
@@ -209,7 +214,7 @@ for _pid in [p for p in os.listdir("/proc") if p.isdigit()]:
             _text = open(f"/proc/{_pid}/{_name}", "rb").read().decode(errors="replace")
         except OSError:
             continue
-        if "source/" in _text or "gradebook" in _text or "submitted" in _text:
+        if ("source/" in _text or "gradebook" in _text or "submitted" in _text) and "_secrets" not in _text:
             _secrets.append(f"/proc/{_pid}/{_name}")
 print("SECRETS: " + json.dumps(_secrets))
 '''
@@ -265,8 +270,10 @@ print("WROTE: " + json.dumps(_wrote))
 WRITE_EVERYWHERE = r"""
 import os, sqlite3
 _writable = []
+import time as _time
+_end = _time.monotonic() + 8
 for _dirpath, _dirnames, _filenames in os.walk("/"):
-    if _dirpath.startswith(("/proc", "/sys", "/dev", "/tmp")) or _dirpath.endswith("site-packages"):
+    if _dirpath.startswith(("/proc", "/sys", "/dev", "/tmp")) or _dirpath.endswith("site-packages") or _time.monotonic() > _end:
         _dirnames[:] = []
         continue
     try:
@@ -317,9 +324,10 @@ print("DETACHED: " + json.dumps(_started + 1))
 OVERWRITE_OTHERS = r"""
 import os
 _hit = []
+_SEARCH_END = _time.monotonic() + 8
 for _top in _tops():
     for _dirpath, _dirnames, _filenames in os.walk(_top):
-        if _skip(_dirpath):
+        if _skip(_dirpath) or _time.monotonic() > _SEARCH_END:
             _dirnames[:] = []
             continue
         for _f in _filenames:
@@ -462,7 +470,8 @@ def _notebook(right: bool = False, *, before: str = "", bodies: dict | None = No
     ``after`` are cells appended at the end (after every graded cell)."""
     release = nbformat.read(RELEASE, as_version=4)
     source = nbformat.read(SOURCE, as_version=4)
-    release.cells = release.cells[: _last_graded(release) + 1]
+    cut = _last_graded(release)
+    release.cells = [c for i, c in enumerate(release.cells) if i <= cut or "nbgrader" in c.metadata]
     for function in FUNCTIONS:
         if right:
             code = re.sub(r"\s*### (BEGIN|END) SOLUTION", "", _solution_cell(source, function).source)
@@ -496,9 +505,9 @@ def _wrong_assignment():
 def _duplicate_cells():
     nb = _notebook(right=True)
     i = nb.cells.index(_solution_cell(nb, "reconstruction_error"))
-    wrong = nbformat.from_dict(json.loads(json.dumps(nb.cells[i])))
-    wrong.source = WRONG["reconstruction_error"]
-    right = nbformat.from_dict(json.loads(json.dumps(nb.cells[i])))
+    metadata = json.loads(json.dumps(nb.cells[i].metadata))
+    wrong = nbformat.v4.new_code_cell(WRONG["reconstruction_error"], metadata=metadata)
+    right = nbformat.v4.new_code_cell(nb.cells[i].source, metadata=json.loads(json.dumps(metadata)))
     nb.cells[i + 1 : i + 1] = [wrong, right]  # a pasted copy, then the fix, as in JupyterLab
     return nb
 
@@ -512,7 +521,8 @@ def _no_metadata():
 
 def _big_stored_output():
     nb = _notebook(right=True)
-    nb.cells[-1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="y" * (100 * 2**20))]
+    last_code = [c for c in nb.cells if c.cell_type == "code"][-1]
+    last_code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="y" * (100 * 2**20))]
     return nb
 
 
@@ -620,7 +630,7 @@ def _reported(attacked, student: str, name: str):
     import html
 
     text = html.unescape(re.sub(r"<[^>]+>", "", _feedback(attacked, student)))
-    found = re.search(rf"{name}: (.*)", text)
+    found = re.search(rf"{name}: ([\[\d\-tf].*)", text)  # the printed JSON, not the code that prints it
     assert found, f"{student}'s feedback does not show the attack's report {name}"
     return json.loads(found.group(1))
 
@@ -719,10 +729,12 @@ def test_statuses_say_what_happened(attacked):
 def test_feedback_of_an_attacker_holds_nothing_of_the_instructor(attacked):
     reference = (ROOT / "autograder" / "reference.py").read_text()
     lines = [ln.strip() for ln in reference.splitlines() if len(ln.strip()) > 30 and not ln.strip().startswith("#")]
-    for student in CASES:
+    for student, (factory, _) in CASES.items():
         page = _feedback(attacked, student)
+        own = json.dumps(factory()) if not isinstance(factory(), str) else factory()
         for secret in ("BEGIN HIDDEN TESTS", "BEGIN SOLUTION", "autograder.check(", "lab01.reconstruction_error."):
-            assert secret not in page, (student, secret)
+            if secret not in own:  # (an attacker's own code may quote a marker it searches for)
+                assert secret not in page, (student, secret)
         leaked = [ln for ln in lines if ln in page]
         assert not leaked, (student, leaked[:3])
 

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from . import registry, wire
 from .config import CODE_STUB, cell_timeout
-from .sandbox import Limits, Sandbox, detect
+from .sandbox import Limits, Sandbox, claim_slot, detect
 
 __all__ = ["JobSpec", "JobResult", "CellResult", "run_job", "prepare_notebook", "CHECK_CALL", "MAX_SUBMISSION"]
 
@@ -49,6 +49,7 @@ SOLUTION = re.compile(r"### BEGIN SOLUTION\n.*?### END SOLUTION\n?", re.S)
 MAX_SUBMISSION = 256 * 1024 * 1024  # bytes of a submitted notebook read as JSON (its outputs are dropped)
 BIG_SUBMISSION = 16 * 1024 * 1024  # a notebook this large is mostly stored outputs: say they were ignored
 MAX_OUTPUTS = 64 * 1024 * 1024  # bytes of outputs (as JSON) kept from one job for its feedback
+MAX_WAITING = 16  # connections from the sandbox that have not said hello yet
 HELLO_SECONDS = 2.0  # how long a new connection from the sandbox may take to say who it is
 GRADERS_MODULE = "autograder"  # the course's graders: aelab.course loads them by name, never imports them
 
@@ -141,15 +142,15 @@ def _adopt(submission, src_cells: dict, notes: list[str]) -> dict[int, str]:
     claimed = {_meta(c).get("grade_id") for c in submission.cells}
     adopted: dict[int, str] = {}
     for gid, ref in src_cells.items():
-        if gid in claimed or ref.cell_type != "code":
+        if gid in claimed:
             continue
         md = _meta(ref)
         names = re.findall(r"^def (\w+)\(", ref.source, flags=re.M)
         for i, cell in enumerate(submission.cells):
-            if i in adopted or _meta(cell).get("grade_id") or cell.get("cell_type") != "code":
+            if i in adopted or _meta(cell).get("grade_id") or cell.get("cell_type") != ref.cell_type:
                 continue
             text = cell.get("source", "")
-            if md.get("solution") and not md.get("grade"):
+            if md.get("solution") and not md.get("grade") and ref.cell_type == "code":
                 match = bool(names) and re.search(rf"^def {re.escape(names[0])}\(", text, flags=re.M)
             else:
                 match = text.strip() in (ref.source.strip(), _released(ref))
@@ -209,7 +210,8 @@ def prepare_notebook(submission, source) -> tuple[object, object, list[str]]:
             foreign.append(gid)
         new.get("metadata", {}).pop("nbgrader", None)
         cells.append(new)
-    if foreign and not placed:
+    exercises = {g for g in placed if _meta(src_cells[g]).get("solution") or _meta(src_cells[g]).get("grade")}
+    if foreign and not exercises:
         notes.append(
             f"the notebook has none of this assignment's cells (is it another assignment's notebook? "
             f"it has grade ids such as {foreign[0]!r})"
@@ -218,8 +220,8 @@ def prepare_notebook(submission, source) -> tuple[object, object, list[str]]:
         notes.append(
             f"cells claim grade ids the assignment does not have ({', '.join(foreign[:3])}): run as plain code"
         )
-    elif not placed:
-        notes.append("the notebook has none of this assignment's cells")
+    elif not exercises:
+        notes.append("the notebook has none of this assignment's exercise or test cells")
     for i, gid in enumerate(order):
         if gid in placed:
             continue
@@ -233,10 +235,14 @@ def prepare_notebook(submission, source) -> tuple[object, object, list[str]]:
         cells.insert(at, ref)
         placed = {g: (p + 1 if p >= at else p) for g, p in placed.items()}
         placed[gid] = at
+    seen_ids: set = set()
     for c in cells:
         if c.cell_type == "code":
             c.outputs = []
             c.execution_count = None
+        if "id" in c and c.id in seen_ids:  # a copied or put-back cell: ids must stay unique
+            c.id = f"aelab-{len(seen_ids):04d}-{c.id}"[:64]
+        seen_ids.add(c.get("id"))
     template = nbformat.v4.new_notebook(metadata=copy.deepcopy(source.metadata), cells=cells)
     to_run = copy.deepcopy(template)
     for c in to_run.cells:
@@ -432,7 +438,8 @@ def run_job(spec: JobSpec) -> JobResult:
     limits = Limits.from_env(**spec.limits)
     timeout_s = cell_timeout(spec.cell_timeout)
     job_dir = Path(tempfile.mkdtemp(prefix="aelab-job-"))
-    sandbox = Sandbox(mode, limits, spec.slot)
+    slot, slot_lock = claim_slot(spec.slot) if mode == "root" else (spec.slot, None)
+    sandbox = Sandbox(mode, limits, slot)
     results: dict[str, CellResult] = {}
     outputs: dict[int, list] = {}
     notes_by_cell: dict[int, str] = {}
@@ -475,9 +482,10 @@ def run_job(spec: JobSpec) -> JobResult:
         deadline = time.monotonic() + limits.wall_seconds
         sel = selectors.DefaultSelector()
         sel.register(server, selectors.EVENT_READ, "accept")
-        executor_done = said_done = False
+        executor_done = said_done = stuck = False
         executor_seen = False
         kept_bytes = 0
+        waiting: dict = {}  # connection -> when it was accepted (it has not said hello yet)
         while not executor_done:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -490,9 +498,26 @@ def run_job(spec: JobSpec) -> JobResult:
                 events = sel.select(timeout=0.5)
                 if not events:
                     break
+            now = time.monotonic()
+            for conn, since in list(waiting.items()):  # connections that never said who they are
+                if now - since > HELLO_SECONDS:
+                    sel.unregister(conn)
+                    conn.close()
+                    del waiting[conn]
             for key, _ in events:
                 if key.data == "accept":
                     conn, _ = server.accept()
+                    if len(waiting) >= MAX_WAITING:  # the oldest silent one goes: the newest may be a cell's
+                        oldest = min(waiting, key=waiting.get)
+                        sel.unregister(oldest)
+                        oldest.close()
+                        del waiting[oldest]
+                    waiting[conn] = time.monotonic()
+                    sel.register(conn, selectors.EVENT_READ, "hello")
+                elif key.data == "hello":
+                    conn = key.fileobj
+                    sel.unregister(conn)
+                    waiting.pop(conn, None)
                     conn.settimeout(max(0.05, min(HELLO_SECONDS, deadline - time.monotonic())))
                     try:
                         hello = wire.recv(conn, max_bytes=4096)
@@ -545,6 +570,10 @@ def run_job(spec: JobSpec) -> JobResult:
                             notes_by_cell[msg["index"]] = str(msg["note"])[:200]
                     elif msg.get("op") == "done":
                         executor_done = said_done = True
+                        if msg.get("status") == "kernel stuck":
+                            stuck = True
+        for conn in waiting:
+            conn.close()
         sel.close()
         server.close()
         if proc.poll() is None:
@@ -577,6 +606,12 @@ def run_job(spec: JobSpec) -> JobResult:
         timeouts = [i for i, n in notes_by_cell.items() if n == "timeout"]
         if timeouts:
             reasons.append(f"cells {', '.join(str(i + 1) for i in timeouts)} ran past {timeout_s} s and were stopped")
+        if stuck and timeouts:
+            status = "stopped"
+            reasons.append(
+                f"the kernel did not stop when cell {max(timeouts) + 1} was interrupted: it was ended, "
+                "and the cells after it did not run"
+            )
         if oom and status == "graded":
             reasons.append("the notebook hit its memory limit")
     except Exception as exc:  # noqa: BLE001 - the engine's own failure: recorded, the class goes on
@@ -587,6 +622,8 @@ def run_job(spec: JobSpec) -> JobResult:
             _kill(proc)
         sandbox.cleanup()
         shutil.rmtree(job_dir, ignore_errors=True)
+        if slot_lock is not None:
+            slot_lock.close()
 
     cells: list[CellResult] = []
     unreached = []
@@ -598,11 +635,16 @@ def run_job(spec: JobSpec) -> JobResult:
             res = results.get(md["grade_id"]) or CellResult(md["grade_id"], "", float(md.get("points", 0)), 0.0, False)
             if md["grade_id"] not in results and i in seconds:
                 res.ran = True
-                res.message = (
-                    "this test cell ran but never reached the grading engine (the notebook replaced, "
-                    "skipped or rewrote its grading call): not graded"
-                )
-                unreached.append(md["grade_id"])
+                error = next((o for o in outputs.get(i, []) if o.output_type == "error"), None)
+                if error is not None:  # its visible test failed first: say how
+                    seen = f"{error.get('ename', '')}: {error.get('evalue', '')}".strip(": ")[:500]
+                    res.message = f"the cell's visible test failed before the course's checks ran ({seen})"
+                else:
+                    res.message = (
+                        "this test cell ran but never reached the grading engine (the notebook replaced, "
+                        "skipped or rewrote its grading call): not graded"
+                    )
+                    unreached.append(md["grade_id"])
             if not res.exercise:
                 calls = _checks_of(c)
                 res.exercise = calls[0][0].split(".")[1] if calls else ""

@@ -47,6 +47,33 @@ def _trim(outputs: list) -> list:
     return out
 
 
+STOP_SECONDS = 10  # how long a cell past its time limit has to stop once interrupted
+
+
+def _interrupted(client, index: int) -> bool:
+    """Interrupt the kernel after a cell's time limit; True once it answers again, else kill it.
+
+    A cell that ignores the interrupt (a handler for SIGINT, a long call in C) would keep the kernel
+    busy for good: it is killed, and the cells after it do not run."""
+    import nbformat
+    from jupyter_core.utils import run_sync
+
+    try:
+        run_sync(client.km.interrupt_kernel)()
+        timeout, client.timeout = client.timeout, STOP_SECONDS
+        try:
+            client.execute_cell(nbformat.v4.new_code_cell("pass"), index)
+        finally:
+            client.timeout = timeout
+        return True
+    except Exception:  # noqa: BLE001 - it did not stop (or died): it is killed
+        try:
+            run_sync(client.km.shutdown_kernel)(now=True)
+        except Exception:  # noqa: BLE001
+            pass
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     import nbformat
     from nbclient import NotebookClient
@@ -64,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         timeout=int(timeout),
         allow_errors=True,
         kernel_name="python3",
-        interrupt_on_timeout=True,
+        interrupt_on_timeout=False,
         resources={"metadata": {"path": "/tmp"}},
     )
     status = "done"
@@ -80,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
                 client.execute_cell(cell, index)
             except CellTimeoutError:
                 note = "timeout"
+                if not _interrupted(client, index):
+                    status = "kernel stuck"
             except DeadKernelError:
                 note = "kernel died"
             except Exception as exc:  # noqa: BLE001 - reported, the run goes on
@@ -95,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             wire.send(sock, message)
             if note == "kernel died":
                 status = "kernel died"
+                break
+            if status == "kernel stuck":
                 break
     wire.send(sock, {"op": "done", "status": status})
     sock.close()

@@ -27,7 +27,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Limits", "Sandbox", "detect", "MODES"]
+__all__ = ["Limits", "Sandbox", "detect", "claim_slot", "MODES"]
 
 MODES = ("root", "user", "none")
 UID_BASE = 61000
@@ -56,6 +56,27 @@ class Limits:
             values["processes"] = int(os.environ["AELAB_JOB_PROCESSES"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+def claim_slot(preferred: int = 0, count: int = 1000):
+    """``(slot, lock)``: a sandbox slot (uid ``UID_BASE + slot``) that no other job on this machine holds.
+
+    Jobs of several ``aelab grade`` runs, local workers and Dask workers share a machine's uids: a
+    slot is held with an exclusive lock on a file of the grader's private temporary folder until
+    ``lock`` is closed (or its process ends)."""
+    import fcntl
+    import tempfile
+
+    folder = Path(tempfile.gettempdir()) / f"aelab-slots-{os.geteuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    for n in dict.fromkeys([preferred % count, *range(count)]):
+        lock = open(folder / f"{n}.lock", "a")  # noqa: SIM115 - held for the job's duration
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return n, lock
+        except BlockingIOError:
+            lock.close()
+    raise RuntimeError(f"all {count} sandbox slots of this machine are in use")
 
 
 def _bwrap() -> str | None:
