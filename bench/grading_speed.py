@@ -112,6 +112,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--class-size", type=int, default=30)
     parser.add_argument("--dask", action="store_true", help="also grade through a loopback Dask cluster")
+    parser.add_argument(
+        "--dask-class-size", type=int, default=None, help="the class graded on Dask (default: --class-size)"
+    )
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--assignments", nargs="*", default=list(registry.names()))
     args = parser.parse_args()
@@ -132,7 +135,7 @@ def main() -> None:
         )
     if args.dask:
         with loopback_cluster(args.workers) as address:
-            for n in dict.fromkeys([1, args.class_size]):
+            for n in dict.fromkeys([1, args.dask_class_size or args.class_size]):
                 seconds, outcomes = time_class(n, args.workers, args.assignments, scheduler=address)
                 full = sum(o.score == o.max_score for o in outcomes)
                 print(

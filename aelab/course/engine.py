@@ -118,8 +118,10 @@ def _meta(cell) -> dict:
 
 
 def _harness_source(source: str, grade_id: str) -> str:
+    """The graded cell as it runs: the engine's checks first (so a failing visible assert cannot hide
+    their message), then the cell's visible tests; the hidden tests are gone."""
     call = f'from aelab.course.harness import grade_cell as _aelab_grade_cell\n_aelab_grade_cell("{grade_id}")\n'
-    return HIDDEN.sub(call, source) if HIDDEN.search(source) else source.rstrip("\n") + "\n" + call
+    return call + HIDDEN.sub("", source)
 
 
 def _stub(source: str) -> str:
