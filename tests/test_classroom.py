@@ -232,6 +232,25 @@ def _answer_correctly(name: str, source: Path) -> None:
     os.chown(path, pw.pw_uid, pw.pw_gid)
 
 
+def _attack(name: str) -> None:
+    """bob: no answers, but his notebook tries to harm the class from the grading kernel.
+
+    It edits a test cell to ``pass`` (so a poisoned copy would reach the gradebook), writes into every
+    directory it can reach, and leaves detached processes that rewrite every gradebook, grades file
+    and notebook they can find after the job (the attacks of tests/test_attacks.py)."""
+    from test_attacks import DETACH, WRITE_EVERYWHERE
+
+    pw = pwd.getpwnam(name)
+    path = _nb_path(pw.pw_dir)
+    nb = nbformat.read(path, as_version=4)
+    tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    tests[0].source = "pass"
+    detach = DETACH.replace("'/**/grades.csv'", "'/**/gradebook.db'")
+    nb.cells.insert(1, nbformat.v4.new_code_cell("import json\n" + WRITE_EVERYWHERE + detach))
+    nbformat.write(nb, path)
+    os.chown(path, pw.pw_uid, pw.pw_gid)
+
+
 @pytest.fixture(scope="module")
 def term(env_prefix, users, klass):
     """The round trip of one assignment; returns what the checks need."""
@@ -239,7 +258,8 @@ def term(env_prefix, users, klass):
     alice, bob, carol = users["alice"], users["bob"], users["carol"]
     everyone(env_prefix, [alice, bob, carol], "fetch_assignment", ASSIGNMENT)
     _answer_correctly(alice, klass["source"])
-    # alice right, bob the untouched release (wrong), carol's first try untouched
+    _attack(bob)
+    # alice right, bob no answers and an attack, carol's first try untouched
     everyone(env_prefix, [alice, bob, carol], "submit", ASSIGNMENT)
     inbound_before = sorted(p.name for p in klass["inbound"].iterdir())
     time.sleep(1.1)
@@ -270,6 +290,29 @@ def test_gradebook_holds_the_expected_scores(term, klass, users):
     prof_uid = pwd.getpwnam(users["prof"]).pw_uid
     graded = klass["course"] / "autograded" / carol / ASSIGNMENT
     assert graded.stat().st_uid == prof_uid
+
+
+def test_the_attacker_harmed_nobody(term, klass, users):
+    """bob's kernel ran as an unprivileged uid in the sandbox: nothing planted, nothing left running,
+    the gradebook's copy of the test cells is the course's, classmates keep their marks."""
+    from nbgrader.api import Gradebook
+    from test_attacks import _sandbox_processes
+
+    planted = [
+        p for top in (klass["course"], Path("/home"), Path("/srv")) if top.exists() for p in top.rglob("aelab_pwned")
+    ]
+    assert not planted, planted
+    assert _sandbox_processes() == []
+    source = nbformat.read(klass["source"] / f"{ASSIGNMENT}.ipynb", 4)
+    with Gradebook(f"sqlite:///{klass['course'] / 'gradebook.db'}") as gb:
+        for cell in source.cells:
+            md = cell.metadata.get("nbgrader", {})
+            if md.get("grade") and not md.get("solution"):
+                stored = gb.find_source_cell(md["grade_id"], ASSIGNMENT, ASSIGNMENT)
+                assert stored.source.strip() == cell.source.strip(), md["grade_id"]
+    feedback = klass["course"] / "feedback" / users["bob"] / ASSIGNMENT
+    page = next(feedback.glob("*.html")).read_text()
+    assert "WRITABLE: []" in re.sub(r"<[^>]+>", "", page).replace("&quot;", '"'), "bob's kernel could write somewhere"
 
 
 def test_carol_submitted_twice_and_collect_took_the_latest(term, klass, users):

@@ -8,6 +8,7 @@ each graded cell from its outputs and saves the grades. Only this process writes
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import warnings
@@ -18,8 +19,37 @@ from .config import nbgrader_config
 __all__ = ["record", "scratch_course", "feedback_html", "gradebook_scores"]
 
 
+def _scratch_key(root: Path, assignments, timeout: int | None) -> str:
+    """What a generated scratch course depends on: nbgrader, the course's config, the source folders."""
+    import hashlib
+
+    import nbgrader
+
+    from . import config
+
+    digest = hashlib.sha256()
+    digest.update(f"{nbgrader.__version__}|{config.cell_timeout(timeout)}|".encode())
+    digest.update(Path(config.__file__).read_bytes())
+    for a in sorted(assignments):
+        folder = Path(root) / "source" / a
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not {".ipynb_checkpoints", "__pycache__"} & set(path.parts):
+                digest.update(f"{a}/{path.relative_to(folder)}|".encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def _cache_dir() -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "aelab" / "scratch-courses"
+
+
 def scratch_course(root: Path, assignments, *, timeout: int | None = None) -> Path:
-    """A private course directory (0700, outside any output folder) with the assignments generated."""
+    """A private course directory (0700, outside any output folder) with the assignments generated.
+
+    nbgrader's generate_assignment takes about 5 s per assignment; its result depends only on the
+    source folders and the config, so it is kept in the instructor's cache
+    (``~/.cache/aelab/scratch-courses``, 0700) and copied for the next grading run."""
     from nbgrader.apps import NbGraderAPI
 
     from ._env import tools_on_path
@@ -27,6 +57,10 @@ def scratch_course(root: Path, assignments, *, timeout: int | None = None) -> Pa
     tools_on_path()
     course = Path(tempfile.mkdtemp(prefix="aelab-course-"))
     course.chmod(0o700)
+    cached = _cache_dir() / _scratch_key(root, assignments, timeout)
+    if (cached / "gradebook.db").is_file():
+        shutil.copytree(cached, course, dirs_exist_ok=True)
+        return course
     api = NbGraderAPI(config=nbgrader_config(course, timeout=timeout))
     for a in assignments:
         shutil.copytree(
@@ -37,6 +71,14 @@ def scratch_course(root: Path, assignments, *, timeout: int | None = None) -> Pa
         result = api.generate_assignment(a, force=True, create=True)
         if not result.get("success"):
             raise RuntimeError(f"generate_assignment failed for {a}:\n{result.get('log')}")
+    try:  # into the cache, atomically (a half-written copy is never used)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.parent.parent.chmod(0o700)
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=cached.parent))
+        shutil.copytree(course, staging, dirs_exist_ok=True)
+        staging.rename(cached)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True) if "staging" in locals() else None
     return course
 
 
@@ -92,11 +134,19 @@ def feedback_html(course: Path, keys, config=None) -> dict[tuple[str, str], list
     from nbgrader.apps import NbGraderAPI
 
     api = NbGraderAPI(config=config if config is not None else nbgrader_config(course))
-    out = {}
+    keys = list(keys)
+    recorded = {}
     for student, assignment in keys:
-        api.generate_feedback(assignment, student, force=True)
-        out[student, assignment] = sorted((Path(course) / "feedback" / student / assignment).glob("*.html"))
-    return out
+        recorded.setdefault(assignment, set()).add(student)
+    for assignment in recorded:  # one run per assignment: nbconvert compiles its templates once
+        autograded = Path(course) / "autograded"
+        everyone = {p.name for p in autograded.iterdir() if (p / assignment).is_dir()} if autograded.is_dir() else set()
+        if everyone == recorded[assignment]:
+            api.generate_feedback(assignment, force=True)
+        else:
+            for student in sorted(recorded[assignment]):
+                api.generate_feedback(assignment, student, force=True)
+    return {(s, a): sorted((Path(course) / "feedback" / s / a).glob("*.html")) for s, a in keys}
 
 
 def gradebook_scores(course: Path, keys, db_url: str | None = None) -> dict[tuple[str, str], dict]:
