@@ -46,6 +46,7 @@ FILE_MARKS: dict[str, tuple[str, ...]] = {
 TEST_MARKS: dict[tuple[str, str], tuple[str, ...]] = {
     ("test_grading.py", "test_check_tells_what_to_fix_without_the_answer"): ("slow",),  # ~30 s
     ("test_grading.py", "test_pytest_autograder_grades_submissions_on_the_engine"): ("slow",),  # ~40 s
+    ("test_grading.py", "test_one_bug_costs_one_exercise_and_a_reference_is_no_oracle"): ("slow",),  # ~50 s
     ("test_bench.py", "test_resplit_script_writes_files_that_load_mnist_reads"): ("slow",),  # ~22 s
     # a whole release or solution notebook run in JupyterLab (up to AELAB_BROWSER_NOTEBOOK_TIMEOUT)
     ("test_browser.py", "test_release_notebook_as_a_student"): ("notebook", "slow"),

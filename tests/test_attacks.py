@@ -21,7 +21,7 @@ import nbformat
 import pytest
 
 from aelab.course import grading
-from aelab.course.sandbox import UID_BASE, detect
+from aelab.course.sandbox import detect
 
 ROOT = Path(__file__).resolve().parent.parent
 A = "01_autoencoder_basics"
@@ -305,17 +305,17 @@ _script = (
     "        except OSError:\n"
     "            pass\n"
 )
+_marked = {**os.environ, "AELAB_ATTACK": "detached"}  # so the test can tell them from other jobs' processes
 _started = 0
 for _ in range(3):
-    subprocess.Popen([sys.executable, "-c", _script], start_new_session=True,
+    subprocess.Popen([sys.executable, "-c", _script], start_new_session=True, env=_marked,
                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _started += 1
 _pid = os.fork()
 if _pid == 0:  # a double-forked daemon
     os.setsid()
     if os.fork() == 0:
-        import time
-        time.sleep(120)
+        os.execve(sys.executable, [sys.executable, "-c", "import time; time.sleep(120)"], _marked)
     os._exit(0)
 os.waitpid(_pid, 0)
 print("DETACHED: " + json.dumps(_started + 1))
@@ -372,8 +372,9 @@ for _ in range(500):
     except OSError:
         break
     if _pid == 0:
-        time.sleep(120)
-        os._exit(0)
+        import sys
+        os.execve(sys.executable, [sys.executable, "-c", "import time; time.sleep(120)"],
+                  {**os.environ, "AELAB_ATTACK": "forked"})
     _forked += 1
 print("FORKED: " + json.dumps(_forked))
 """
@@ -573,15 +574,18 @@ def _tree_hash(folder: Path) -> str:
 
 
 def _sandbox_processes() -> list[str]:
-    """Processes still running as one of the sandbox's uids."""
+    """Processes an attack started (marked ``AELAB_ATTACK`` in their environment) that still run.
+
+    (Other tests' grading jobs may run at the same time as sandbox uids: only the marked ones count.)"""
     left = []
-    for status in Path("/proc").glob("[0-9]*/status"):
+    for environ in Path("/proc").glob("[0-9]*/environ"):
         try:
-            uid = int(re.search(r"^Uid:\s+(\d+)", status.read_text(), flags=re.M).group(1))
+            if b"AELAB_ATTACK=" in environ.read_bytes():
+                status = (environ.parent / "status").read_text()
+                uid = int(re.search(r"^Uid:\s+(\d+)", status, flags=re.M).group(1))
+                left.append(f"{environ.parent.name} (uid {uid})")
         except (OSError, AttributeError):
             continue
-        if UID_BASE <= uid < UID_BASE + 1000:
-            left.append(f"{status.parent.name} (uid {uid})")
     return left
 
 

@@ -311,8 +311,11 @@ def test_the_attacker_harmed_nobody(term, klass, users):
                 stored = gb.find_source_cell(md["grade_id"], ASSIGNMENT, ASSIGNMENT)
                 assert stored.source.strip() == cell.source.strip(), md["grade_id"]
     feedback = klass["course"] / "feedback" / users["bob"] / ASSIGNMENT
-    page = next(feedback.glob("*.html")).read_text()
-    assert "WRITABLE: []" in re.sub(r"<[^>]+>", "", page).replace("&quot;", '"'), "bob's kernel could write somewhere"
+    import html
+
+    text = html.unescape(re.sub(r"<[^>]+>", "", next(feedback.glob("*.html")).read_text()))
+    reports = re.findall(r"(WRITABLE|DETACHED): ([\[\d].*)", text)
+    assert ("WRITABLE", "[]") in reports and ("DETACHED", "4") in reports, reports or text[-3000:]
 
 
 def test_carol_submitted_twice_and_collect_took_the_latest(term, klass, users):

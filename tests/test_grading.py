@@ -7,6 +7,7 @@ that loops forever, deleted and edited locked test cells, and two kinds of tampe
 
 from __future__ import annotations
 
+import copy
 import csv
 import hashlib
 import json
@@ -323,3 +324,48 @@ def test_pytest_autograder_grades_submissions_on_the_engine(tmp_path):
     for check_id in failed:  # each failure says what to fix (pytest.fail's text: "<check>: <message>")
         message = re.search(rf"{re.escape(check_id)}: (.+)", proc.stdout)
         assert message and len(message.group(1)) > 20 and "AssertionError" not in message.group(1), check_id
+
+
+def test_one_bug_costs_one_exercise_and_a_reference_is_no_oracle(tmp_path):
+    """Lab 03: a wrong reconstruction_loss (mean for sum) costs only its own cells; detect_outlier,
+    which calls it, is graded with the course's version. A notebook that moves detect_outlier's tests
+    above reconstruction_loss's does not get the course's version early (it would be an oracle for
+    the later checks): its detect_outlier runs with its own loss."""
+    from aelab.course import engine
+
+    lab = "03_mnist_outlier_lab"
+    source = nbformat.read(ROOT / "source" / lab / f"{lab}.ipynb", as_version=4)
+
+    def notebook(reorder: bool):
+        nb = copy.deepcopy(source)
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader", {}).get("solution"):
+                cell.source = re.sub(r"\s*### (BEGIN|END) SOLUTION", "", cell.source)
+                if "def reconstruction_loss" in cell.source:
+                    cell.source = cell.source.replace('reduction="none").sum(dim=-1)', 'reduction="none").mean(dim=-1)')
+        if reorder:
+            gid = lambda c: c.metadata.get("nbgrader", {}).get("grade_id", "")
+            detect = [c for c in nb.cells if gid(c).startswith("test_detect_outlier")]
+            rest = [c for c in nb.cells if c not in detect]
+            first = next(i for i, c in enumerate(rest) if gid(c).startswith("test_reconstruction_loss"))
+            nb.cells = rest[:first] + detect + rest[first:]
+        path = tmp_path / f"{'moved' if reorder else 'kept'}" / f"{lab}.ipynb"
+        path.parent.mkdir()
+        nbformat.write(nb, path)
+        return engine.run_job(engine.job_from_paths(path, lab, cell_timeout=60))
+
+    def by_exercise(result):
+        out = {}
+        for c in result.cells:
+            got, total = out.get(c.exercise, (0.0, 0.0))
+            out[c.exercise] = (got + c.score, total + c.points)
+        return out
+
+    kept, moved = notebook(False), notebook(True)
+    scores = by_exercise(kept)
+    assert scores["reconstruction_loss"][0] < scores["reconstruction_loss"][1], scores
+    assert scores["detect_outlier"][0] == scores["detect_outlier"][1] > 0, (scores, kept.reasons)
+    assert scores["compute_threshold"][0] == scores["compute_threshold"][1], scores
+    moved_scores = by_exercise(moved)
+    assert moved_scores["detect_outlier"][0] < moved_scores["detect_outlier"][1], moved_scores
+    assert moved_scores["reconstruction_loss"] == scores["reconstruction_loss"]

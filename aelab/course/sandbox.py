@@ -226,8 +226,8 @@ class Sandbox:
         for d in dirs:
             made += ["--perms", "0755", "--dir", d]
         hide = []
-        for d in _hidden_package_dirs():
-            hide += ["--tmpfs", d]
+        for d in _hidden_package_dirs():  # an empty, read-only folder over the graders
+            hide += ["--size", "4096", "--tmpfs", d, "--remount-ro", d]
         files = ["--perms", "0755", "--dir", "/job"]
         for inside, outside in job_files.items():
             files += ["--bind" if inside.endswith(".sock") else "--ro-bind", outside, inside]
@@ -282,6 +282,10 @@ class Sandbox:
             "/dev/shm",
         ]
         bwrap += ["--perms", "01777", "--size", str(lim.tmp_size), "--tmpfs", "/tmp", "--chdir", "/tmp"]
+        # the sandbox's own root (the folders bubblewrap made, /job, the tmpfs over the graders) is
+        # read-only: /tmp and /dev/shm, bounded, are the only places it writes (in the user
+        # mode the job owns those folders, and an unbounded root would be memory without a limit)
+        bwrap += ["--remount-ro", "/"]
         inner = command
         if self.mode == "root":
             uid = str(self.uid)
