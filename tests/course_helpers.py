@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from aelab.course import registry
@@ -27,3 +28,13 @@ def validator(invert: bool = False):
 
     tools_on_path()
     return Validator(config=nbgrader_config(ROOT, timeout=300), invert=invert)
+
+
+def tree_hash(folder: Path) -> str:
+    """One digest of every file's path and bytes under ``folder`` (bytecode caches left out)."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(folder)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()

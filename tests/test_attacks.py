@@ -11,7 +11,6 @@ is, so they stand for their class, not for one path.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from course_helpers import tree_hash as _tree_hash
 
 from aelab.course import grading
 from aelab.course.sandbox import detect
@@ -562,15 +562,6 @@ CASES = {
     "no_metadata": (_no_metadata, "right"),
     "big_stored_output": (_big_stored_output, "right"),
 }
-
-
-def _tree_hash(folder: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            digest.update(str(path.relative_to(folder)).encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def _sandbox_processes() -> list[str]:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import copy
 import csv
-import hashlib
 import json
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
+from course_helpers import tree_hash as _tree_hash
 
 from aelab.course import grading
 
@@ -155,15 +155,6 @@ def graded(tmp_path_factory):
     )
     assert _tree_hash(ROOT / "autograder") == pristine, "a submission changed the real graders"
     return {o.student: o for o in outcomes}, tmp / "out"
-
-
-def _tree_hash(folder: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            digest.update(str(path.relative_to(folder)).encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def test_every_submission_has_one_row(graded):
