@@ -6,6 +6,7 @@ makes training fast on a laptop CPU.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -204,18 +205,41 @@ def _progress(iterable, *, desc: str, enabled: bool):
     return tqdm(iterable, desc=desc, unit="epoch", leave=True)
 
 
+def _fingerprint(model: nn.Module, depends_on) -> str:
+    """SHA-256 of what a checkpoint was trained from: the model's layout and ``depends_on``
+    (tensors by their values, anything else by ``repr``)."""
+    import hashlib
+
+    h = hashlib.sha256(repr(model).encode())
+    for name, p in model.state_dict().items():
+        h.update(f"{name}{tuple(p.shape)}{p.dtype}".encode())
+    for item in depends_on if isinstance(depends_on, (list, tuple)) else [depends_on]:
+        if isinstance(item, torch.Tensor):
+            t = item.detach().cpu().contiguous()
+            h.update(f"tensor{tuple(t.shape)}{t.dtype}".encode())
+            h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
+        else:
+            h.update(repr(item).encode())
+    return h.hexdigest()
+
+
 def fit_or_load(
     model: nn.Module,
     path: str | os.PathLike,
     train: Callable[[], History],
     *,
+    depends_on=None,
     device: str | torch.device | None = None,
     retrain: bool = False,
 ) -> History:
-    """Load ``model``'s weights from ``path`` when it exists; otherwise call ``train()`` and save.
+    """Load ``model``'s weights from ``path`` when it holds a checkpoint of this training; else train and save.
 
+    ``depends_on`` names what the training used (the training tensor, epochs, learning rate, ...):
+    a checkpoint is loaded only if it was saved from the same model layout and the same
+    ``depends_on``, so a changed setting or data set trains again instead of loading stale weights.
     The history is stored beside the checkpoint (``path`` with ``.json``), so the loss curve can be
-    drawn again without training. Returns the :class:`History`.
+    drawn again without training. A folder that cannot be written (a course's read-only copy) only
+    means the new weights are not saved. Returns the :class:`History`.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -224,20 +248,36 @@ def fit_or_load(
     path = Path(path).expanduser()
     meta = path.with_suffix(".json")
     dev = get_device(device)
+    fingerprint = _fingerprint(model, depends_on)
     if path.exists() and not retrain:
-        state = torch.load(path, map_location=dev, weights_only=True)
-        model.load_state_dict(state)
-        model.to(dev).eval()
-        history = History.from_json(meta.read_text()) if meta.exists() else History()
-        print(f"aelab: loaded the checkpoint {path}")
-        return history
+        why = ""
+        try:
+            record = json.loads(meta.read_text()) if meta.exists() else {}
+            if record.get("fingerprint") != fingerprint:
+                why = "it was saved from another model, data set or setting"
+            else:
+                state = torch.load(path, map_location=dev, weights_only=True)
+                model.load_state_dict(state)
+        except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint means: train again
+            why = f"it could not be read ({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})"
+        if not why:
+            model.to(dev).eval()
+            print(f"aelab: loaded the checkpoint {path.name} (trained before; no training now)")
+            return History(**record.get("history", {}))
+        print(f"aelab: not loading the checkpoint {path.name}: {why}; training instead")
     history = train()
     if not isinstance(history, History):
         raise TypeError(f"train() must return a History, got {type(history).__name__}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(model.state_dict(), tmp)
-    os.replace(tmp, path)
-    meta.write_text(history.to_json())
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), tmp)
+        os.replace(tmp, path)
+        meta.write_text(json.dumps({"fingerprint": fingerprint, "history": asdict(history)}))
+    except (OSError, RuntimeError) as exc:  # torch.save reports an unwritable file as a RuntimeError
+        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0][:120]
+        print(f"aelab: the weights were not saved ({path.parent} cannot be written: {reason})")
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
     model.eval()
     return history

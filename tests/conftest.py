@@ -39,6 +39,8 @@ FILE_MARKS: dict[str, tuple[str, ...]] = {
     "test_grading.py": ("notebook",),
     # the red-team catalogue: a class of attacks graded in the root sandbox
     "test_attacks.py": ("root", "slow", "notebook"),
+    # lab 03 graded in the sandbox with the course's weights, and with a model of its own
+    "test_checkpoints.py": ("notebook",),
     # a class graded on a loopback Dask cluster (scheduler and two workers), one worker killed
     "test_dask.py": ("slow", "notebook"),
 }

@@ -1,6 +1,7 @@
 """aelab.train: the training loop learns, is reproducible, clips, and checkpoints."""
 
 import json
+import os
 
 import pytest
 import torch
@@ -133,28 +134,68 @@ def test_fit_stops_on_a_non_finite_loss():
         aelab.fit(model, torch.ones(4, 2), epochs=1, loss_fn=lambda m, b: m(b).sum() * float("inf"), progress=False)
 
 
+def _counted_training(model, data, calls):
+    def run():
+        calls.append(1)
+        return aelab.fit(model, data, epochs=2, loss_fn=_mse_loss, progress=False)
+
+    return run
+
+
 def test_fit_or_load_trains_once(tmp_path):
     data = _low_rank_data(n=64)
     calls = []
-
-    def train(model):
-        def run():
-            calls.append(1)
-            return aelab.fit(model, data, epochs=2, loss_fn=_mse_loss, progress=False)
-
-        return run
-
     first = aelab.DeepAutoEncoder(20, 4)
     path = tmp_path / "ae.pt"
-    h1 = aelab.fit_or_load(first, path, train(first))
+    h1 = aelab.fit_or_load(first, path, _counted_training(first, data, calls), depends_on=(data, 2))
     second = aelab.DeepAutoEncoder(20, 4)
-    h2 = aelab.fit_or_load(second, path, train(second))
+    h2 = aelab.fit_or_load(second, path, _counted_training(second, data, calls), depends_on=(data, 2))
     assert calls == [1]
     assert h2.epoch_loss == h1.epoch_loss
     assert all(torch.equal(first.state_dict()[k], second.state_dict()[k]) for k in first.state_dict())
-    assert json.loads(path.with_suffix(".json").read_text())["epoch_loss"] == h1.epoch_loss
-    aelab.fit_or_load(second, path, train(second), retrain=True)
+    assert json.loads(path.with_suffix(".json").read_text())["history"]["epoch_loss"] == h1.epoch_loss
+    aelab.fit_or_load(second, path, _counted_training(second, data, calls), depends_on=(data, 2), retrain=True)
     assert calls == [1, 1]
+
+
+def test_fit_or_load_trains_again_when_the_data_the_settings_or_the_model_changed(tmp_path, capsys):
+    data = _low_rank_data(n=64)
+    calls = []
+    path = tmp_path / "ae.pt"
+    model = aelab.DeepAutoEncoder(20, 4)
+    aelab.fit_or_load(model, path, _counted_training(model, data, calls), depends_on=(data, 2))
+    other_data = data.clone()
+    other_data[0, 0] += 1e-3  # one value of the training tensor differs
+    for changed, deps in [
+        (aelab.DeepAutoEncoder(20, 4), (other_data, 2)),
+        (aelab.DeepAutoEncoder(20, 4), (data, 3)),
+        (aelab.DeepAutoEncoder(20, 3), (data, 2)),  # another layout: its weights would not fit
+    ]:
+        before = len(calls)
+        aelab.fit_or_load(changed, path, _counted_training(changed, data, calls), depends_on=deps)
+        assert len(calls) == before + 1, deps
+    assert "not loading the checkpoint ae.pt: it was saved from another model" in capsys.readouterr().out
+
+
+def test_fit_or_load_trains_when_the_checkpoint_is_unreadable_and_the_folder_read_only(tmp_path, capsys):
+    data = _low_rank_data(n=64)
+    calls = []
+    path = tmp_path / "ro" / "ae.pt"
+    model = aelab.DeepAutoEncoder(20, 4)
+    aelab.fit_or_load(model, path, _counted_training(model, data, calls), depends_on=data)
+    path.write_bytes(b"not a checkpoint")
+    path.parent.chmod(0o555)
+    path.chmod(0o444)
+    try:
+        again = aelab.DeepAutoEncoder(20, 4)
+        history = aelab.fit_or_load(again, path, _counted_training(again, data, calls), depends_on=data)
+    finally:
+        path.parent.chmod(0o755)
+    assert calls == [1, 1] and len(history.epoch_loss) == 2
+    out = capsys.readouterr().out
+    assert "could not be read" in out
+    if os.geteuid() != 0:  # root writes through the permissions
+        assert "were not saved" in out
 
 
 @pytest.mark.parametrize(

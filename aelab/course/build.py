@@ -207,9 +207,10 @@ def normalise(nb, *, metadata: dict | None = None, scratch=()):
     return nb
 
 
-def execute_notebook(path: Path, *, timeout: int = 600, env: dict | None = None):
+def execute_notebook(path: Path, *, timeout: int = 600, env: dict | None = None, checkpoints_to: Path | None = None):
     """Execute a notebook headless in fast mode in a scratch folder; return the executed notebook,
-    normalised (:func:`normalise`, with the source's notebook metadata).
+    normalised (:func:`normalise`, with the source's notebook metadata). ``checkpoints_to``: a
+    folder that receives the weights the run saved (the grading copy, :mod:`aelab.course.checkpoints`).
 
     Raises ``nbclient.exceptions.CellExecutionError`` when a cell fails.
     """
@@ -239,12 +240,20 @@ def execute_notebook(path: Path, *, timeout: int = 600, env: dict | None = None)
         finally:
             os.environ.clear()
             os.environ.update(old)
+        if checkpoints_to is not None:
+            saved = Path(run_env.get("AELAB_CHECKPOINTS", tmp / "checkpoints"))
+            if saved.is_dir():
+                shutil.copytree(saved, checkpoints_to, dirs_exist_ok=True)
         normalise(nb, metadata=metadata, scratch=sorted({str(tmp), str(tmp.resolve())}))
     return nb
 
 
 def build_solution(root: Path, assignment: str, path: Path) -> str:
-    nb = execute_notebook(path)
+    from . import checkpoints
+
+    with tempfile.TemporaryDirectory(prefix="aelab-weights-") as weights:
+        nb = execute_notebook(path, checkpoints_to=Path(weights))
+        checkpoints.store(assignment, path.read_bytes(), Path(weights))  # the grading copy, for free
     nb.metadata["aelab"] = {
         "generated_by": "aelab build",
         "source": str(path.relative_to(root)),

@@ -37,7 +37,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import registry, wire
+from . import checkpoints, registry, wire
 from .config import CODE_STUB, cell_timeout
 from .sandbox import Limits, Sandbox, claim_slot, detect
 
@@ -51,6 +51,7 @@ BIG_SUBMISSION = 16 * 1024 * 1024  # a notebook this large is mostly stored outp
 MAX_OUTPUTS = 64 * 1024 * 1024  # bytes of outputs (as JSON) kept from one job for its feedback
 MAX_WAITING = 16  # connections from the sandbox that have not said hello yet
 HELLO_SECONDS = 2.0  # how long a new connection from the sandbox may take to say who it is
+WEIGHTS = "/job/weights"  # where the sandbox sees the course's trained weights
 GRADERS_MODULE = "autograder"  # the course's graders: aelab.course loads them by name, never imports them
 
 
@@ -468,6 +469,15 @@ def run_job(spec: JobSpec) -> JobResult:
                 Path(env[key]).mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "aelab.course.executor", inside_nb, inside_sock, str(timeout_s)]
         files = {"/job/notebook.ipynb": str(nb_path), "/job/engine.sock": str(sock_path)}
+        weights, weights_note = checkpoints.ensure(assignment.name, spec.source)
+        if weights_note:
+            log_lines.append(weights_note)
+        if weights is not None:  # the course's trained weights, read-only: the notebook loads, not trains
+            if mode == "none":
+                env["AELAB_CHECKPOINTS"] = str(shutil.copytree(weights, job_dir / "aelab_checkpoints"))
+            else:
+                files[WEIGHTS] = str(weights)
+                env["AELAB_CHECKPOINTS"] = WEIGHTS
         log_path = job_dir / "executor.log"
         with open(log_path, "wb") as log_file:
             proc = sandbox.popen(command, env, files, stdout=log_file, stderr=subprocess.STDOUT)
