@@ -73,6 +73,13 @@ _EXPORTS = {
     "png_bits": "scores",
     "reconstruct": "scores",
     "reconstruction_probability": "scores",
+    # aelab.selfcheck (the visible tests' checks)
+    "expect": "selfcheck",
+    "expect_close": "selfcheck",
+    "expect_dtype": "selfcheck",
+    "expect_false": "selfcheck",
+    "expect_shape": "selfcheck",
+    "expect_true": "selfcheck",
     # aelab.train
     "History": "train",
     "fit": "train",

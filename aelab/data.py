@@ -105,6 +105,34 @@ class MNISTData:
         """The digits at ``index`` (a slice, an index tensor or a boolean mask)."""
         return MNISTData(self.images[index], self.labels[index], self.source, self.split, self.root)
 
+    def sample(self, n: int | None = None, seed: int = 0) -> MNISTData:
+        """``n`` of the digits (all of them if None), drawn at random with ``seed`` and stratified:
+        every digit keeps its share, so a small sample still holds all ten. The order is shuffled
+        too (the bundled digits come sorted by class), so that ``x[:10]`` shows a mix of digits.
+        """
+        from sklearn.model_selection import train_test_split
+
+        check_positive_int(seed, "seed", minimum=0)
+        total = len(self)
+        present = int(torch.unique(self.labels).numel())
+        if n is not None:
+            check_positive_int(n, "n", minimum=present)
+            if n > total:
+                raise ValueError(f"n must be at most the {total:,} digits there are, got {n:,}")
+        shuffled = torch.randperm(total, generator=torch.Generator().manual_seed(seed))
+        if n is None or total - n < present:  # all, or all but a few (each a tiny part of its digit)
+            index = shuffled[: total if n is None else n]
+        else:
+            chosen, _ = train_test_split(
+                np.arange(total), train_size=n, stratify=self.labels.numpy(), random_state=seed, shuffle=True
+            )
+            index = torch.from_numpy(chosen)
+        return self.subset(index)
+
+    def digit_counts(self) -> dict[int, int]:
+        """How many images of each digit 0..9 there are (0 for a digit that is missing)."""
+        return dict(enumerate(torch.bincount(self.labels, minlength=10).tolist()))
+
     def describe(self) -> str:
         counts = torch.bincount(self.labels, minlength=10).tolist()
         return (

