@@ -255,8 +255,11 @@ def test_report_and_table(graded):
 def test_a_job_past_its_wall_clock_limit_is_stopped(tmp_path):
     from aelab.course import engine
 
+    def slow_start(nb):  # right answers, after a cell slower than the job's limit
+        nb.cells.insert(2, nbformat.v4.new_code_cell("import time\ntime.sleep(60)"))
+
     nb = tmp_path / f"{A}.ipynb"
-    nbformat.write(_student_version(lambda nb: None), nb)
+    nbformat.write(_student_version(slow_start), nb)
     result = engine.run_job(engine.job_from_paths(nb, A, limits={"wall_seconds": 3}))
     assert result.status == "timeout" and result.score == 0
     assert any("limit of 3 s" in r for r in result.reasons)
