@@ -36,6 +36,7 @@ def call(fn, *args, name: str | None = None, what: str = "", **kwargs):
     """Call the learner's ``fn``; fail with a clear message if it raises or mutates an argument."""
     name = name or getattr(fn, "__name__", "your function")
     snaps = [_snapshot(a) for a in args]
+    modes = [_modes(a) for a in args]
     torch.manual_seed(0)
     try:
         result = fn(*args, **kwargs)
@@ -45,11 +46,54 @@ def call(fn, *args, name: str | None = None, what: str = "", **kwargs):
         fail(f"{name} raised AssertionError{' ' + what if what else ''}: {exc}")
     except Exception as exc:  # noqa: BLE001
         fail(f"{name} raised {type(exc).__name__}{' ' + what if what else ''}: {exc}")
-    for i, (snap, arg) in enumerate(zip(snaps, args)):
-        if not _same(snap, arg):
-            kind = "the model's weights" if isinstance(arg, torch.nn.Module) else f"argument {i + 1}"
-            fail(f"{name} changed {kind} in place{' ' + what if what else ''}; work on a copy instead")
+    where = f" {what}" if what else ""
+    for i, (snap, mode, arg) in enumerate(zip(snaps, modes, args)):
+        if isinstance(arg, torch.nn.Module):
+            problem = _model_change(snap, mode, arg)
+            if problem:
+                fail(f"{name} {problem}{where}")
+        elif not _same(snap, arg):
+            fail(f"{name} changed argument {i + 1} in place{where}; work on a copy instead")
     return result
+
+
+def _modes(value) -> list[bool] | None:
+    """The training flag of a model and each of its submodules (None for anything else)."""
+    return [m.training for m in value.modules()] if isinstance(value, torch.nn.Module) else None
+
+
+def _model_change(before: dict | None, modes: list[bool] | None, model: torch.nn.Module) -> str:
+    """What a call did to a model it was given, in words ("" when nothing)."""
+    now_modes = _modes(model)
+    if modes is not None and now_modes != modes:
+        was, now = ("training" if all(modes) else "evaluation"), ("training" if any(now_modes) else "evaluation")
+        if now == "training" and was == "evaluation":
+            return (
+                "left the model in training mode (it was given in evaluation mode, model.eval()): in training "
+                "mode dropout and BatchNorm make a score depend on the batch; do not call model.train() in a "
+                "function that only uses the model"
+            )
+        return (
+            f"switched the model from {was} to {now} mode and left it so: a function that only uses the model "
+            "must hand it back in the mode it was given (remember model.training and restore it)"
+        )
+    if before is None:
+        return ""
+    state = model.state_dict()
+    changed = [k for k, v in before.items() if k in state and not torch.equal(state[k].detach(), v)]
+    if not changed:
+        return ""
+    parameters = {k for k, _ in model.named_parameters()}
+    if not any(k in parameters for k in changed):
+        return (
+            f"changed the model's running statistics ({', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''}, "
+            "not its weights): it ran the model in training mode, where BatchNorm uses and updates the batch's "
+            "statistics; run it in evaluation mode"
+        )
+    return (
+        f"changed the model's weights in place ({', '.join(k for k in changed if k in parameters)[:120]}); "
+        "a function that only uses the model must not train or modify it (work on a copy if you must)"
+    )
 
 
 def _to_numpy(result, name: str) -> np.ndarray:

@@ -284,3 +284,56 @@ def test_a_right_answer_is_not_refused_and_the_profiler_is_restored():
         assert sys.getprofile() is outer
     finally:
         sys.setprofile(None)
+
+
+# ----------------------------------------------- what a learner's function did to a model, in words
+def _bn_model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 1)).eval()
+
+
+def _scores_in_train_mode(model, x):
+    model.train()
+    return model(x).squeeze(1)
+
+
+def _scores_train_then_eval(model, x):
+    model.train()
+    out = model(x).squeeze(1)
+    model.eval()
+    return out
+
+
+def _scores_after_a_step(model, x):
+    with torch.no_grad():
+        model[0].weight.add_(0.1)
+    return model(x).squeeze(1)
+
+
+def _scores_right(model, x):
+    return model(x).squeeze(1)
+
+
+@pytest.mark.parametrize(
+    ("fn", "words"),
+    [
+        (_scores_in_train_mode, "left the model in training mode"),
+        (_scores_train_then_eval, "running statistics"),
+        (_scores_after_a_step, "changed the model's weights in place (0.weight)"),
+    ],
+)
+def test_a_changed_model_is_reported_as_what_happened(fn, words):
+    from autograder._common import call
+
+    with pytest.raises(AssertionError) as info:
+        call(fn, _bn_model(), torch.randn(8, 3), name="anomaly_scores")
+    assert words in str(info.value), str(info.value)
+    assert str(info.value).startswith("anomaly_scores "), str(info.value)
+
+
+def test_a_model_used_as_given_is_not_reported():
+    from autograder._common import call
+
+    model = _bn_model()
+    out = call(_scores_right, model, torch.randn(8, 3), name="anomaly_scores")
+    assert out.shape == (8,) and not model.training

@@ -260,7 +260,7 @@ def test_messages_name_the_mistake():
     assert "sums over the pixels" in message("lab04.anomaly_scores.values", as_sum)
     assert "wrong sign" in message("lab04.anomaly_scores.values", as_negated)
     assert "absolute" in message("lab04.anomaly_scores.values", as_l1)
-    assert "in place" in message("lab04.anomaly_scores.values", as_train_mode)
+    assert "left the model in training mode" in message("lab04.anomaly_scores.values", as_train_mode)
     assert "1 - AUROC" in message("lab04.auroc_per_digit.values", au_inverted_labels)
     assert "same value" in message("lab04.auroc_per_digit.values", au_all_normals)
     assert "thresholded" in message("lab04.auroc_per_digit.values", au_thresholded)
