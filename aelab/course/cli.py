@@ -60,7 +60,15 @@ def _grading(p: argparse.ArgumentParser, name: str) -> None:
     else:
         p.add_argument("submitted", help="folder with <student>/<assignment>/<notebook>.ipynb")
         p.add_argument("--out", required=True, help="folder for grades.csv, feedback/ and report.json")
-        p.add_argument("--assignments", nargs="*", default=None, help="only these assignments")
+        p.add_argument(
+            "--assignments", nargs="*", default=None, help="only these assignments (default: those submitted)"
+        )
+        p.add_argument(
+            "--students",
+            nargs="*",
+            default=None,
+            help="only these students (regrading: their rows replace their own in OUT, the rest stay)",
+        )
         p.add_argument(
             "--workers", type=int, default=min(2, os.cpu_count() or 1), help="parallel grading processes (default: 2)"
         )

@@ -35,6 +35,9 @@ __all__ = [
     "grade_class",
     "check_notebook",
     "find_submissions",
+    "merge_outcomes",
+    "present_assignments",
+    "read_report",
     "format_table",
     "format_check",
     "SandboxUnavailable",
@@ -101,11 +104,26 @@ def _outcome(student: str, result: JobResult) -> Outcome:
     )
 
 
-def find_submissions(submitted: Path, assignments) -> tuple[list[str], dict[tuple[str, str], Path | None]]:
-    """Students (folders of ``submitted``) and, per (student, assignment), the notebook or None."""
+def present_assignments(submitted: Path) -> list[str]:
+    """The course's assignments that some student of ``submitted`` has a folder for, in course order."""
+    folders = {p.name for s in Path(submitted).iterdir() if s.is_dir() for p in s.iterdir() if p.is_dir()}
+    return [a for a in registry.names() if a in folders]
+
+
+def find_submissions(
+    submitted: Path, assignments, students=None
+) -> tuple[list[str], dict[tuple[str, str], Path | None]]:
+    """Students (folders of ``submitted``, or only ``students``) and, per (student, assignment), the
+    notebook or None."""
     if not submitted.is_dir():
         raise FileNotFoundError(f"no folder {submitted}")
-    students = sorted(p.name for p in submitted.iterdir() if p.is_dir() and not p.name.startswith("."))
+    present = sorted(p.name for p in submitted.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if students:
+        unknown = sorted(set(students) - set(present))
+        if unknown:
+            raise ValueError(f"--students: no folder in {submitted} for {', '.join(unknown)}")
+        present = [s for s in present if s in set(students)]
+    students = present
     found: dict[tuple[str, str], Path | None] = {}
     for s in students:
         for a in assignments:
@@ -135,6 +153,7 @@ def grade_class(
     out: Path,
     *,
     assignments=None,
+    students=None,
     workers: int = 2,
     timeout: int | None = None,
     job_timeout: int = 900,
@@ -143,20 +162,37 @@ def grade_class(
     allow_unsandboxed: bool = False,
     log=print,
 ) -> list[Outcome]:
-    """Grade every submission under ``submitted``; write feedback, grades.csv and report.json under ``out``."""
+    """Grade the submissions under ``submitted``; write feedback, grades.csv and report.json under ``out``.
+
+    ``assignments``: only these (default: the assignments some student submitted); ``students``: only
+    these student folders. Results merge into what ``out`` already holds: a regraded (student,
+    assignment) replaces its own rows and feedback, every other row stays."""
     from .jobs import run_jobs
     from .record import feedback_html, gradebook_scores, record, scratch_course
 
     root = course_root()
     mode = sandbox_mode(sandbox, allow_unsandboxed=allow_unsandboxed)
+    if assignments:
+        unknown = [a for a in assignments if a not in registry.names()]
+        if unknown:
+            raise ValueError(f"--assignments: {', '.join(unknown)} not in the course ({', '.join(registry.names())})")
+    elif Path(submitted).is_dir():
+        assignments = present_assignments(Path(submitted))
+        if not assignments:
+            raise ValueError(
+                f"no assignment folders in {submitted} (expected <student>/<assignment>/<notebook>.ipynb, "
+                f"assignments: {', '.join(registry.names())})"
+            )
     assignments = list(assignments or registry.names())
-    students, found = find_submissions(Path(submitted), assignments)
+    students, found = find_submissions(Path(submitted), assignments, students)
     if not students:
         raise ValueError(f"no student folders in {submitted} (expected <student>/<assignment>/<notebook>.ipynb)")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     sources = {a: registry.assignment(a).source_path(root).read_bytes() for a in assignments}
     outcomes: dict[tuple[str, str], Outcome] = {}
+    for key in found:  # this run's feedback replaces the old, also when there is none now
+        shutil.rmtree(out / "feedback" / key[0] / key[1], ignore_errors=True)
     specs = []
     for (student, a), path in found.items():
         if path is None:
@@ -191,7 +227,6 @@ def grade_class(
             scores = gradebook_scores(course, graded)
             for key, paths in html.items():
                 target_dir = out / "feedback" / key[0] / key[1]
-                shutil.rmtree(target_dir, ignore_errors=True)
                 target_dir.mkdir(parents=True, exist_ok=True)
                 for p in paths:
                     shutil.copy(p, target_dir / p.name)
@@ -206,19 +241,51 @@ def grade_class(
         finally:
             shutil.rmtree(course, ignore_errors=True)
     ordered = [outcomes[s, a] for s in students for a in assignments]
-    write_grades(ordered, out)
+    write_grades(merge_outcomes(read_report(out), ordered), out)
     return ordered
 
 
+def read_report(out: Path) -> list[Outcome]:
+    """The outcomes an earlier run wrote to ``out/report.json`` (none when there is no such file)."""
+    path = Path(out) / "report.json"
+    if not path.exists():
+        return []
+    try:
+        rows = json.loads(path.read_text())
+        return [Outcome(**{**r, "cells": [CellOutcome(**c) for c in r.get("cells", [])]}) for r in rows]
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"{path} is not a report this tool wrote ({exc}); move it away or grade into another --out folder"
+        ) from exc
+
+
+def merge_outcomes(old: list[Outcome], new: list[Outcome]) -> list[Outcome]:
+    """``old`` with every (student, assignment) of ``new`` replaced; sorted by student, then course order."""
+    rows = {(o.student, o.assignment): o for o in old}
+    rows.update({(o.student, o.assignment): o for o in new})
+    order = {a: i for i, a in enumerate(registry.names())}
+    return sorted(rows.values(), key=lambda o: (o.student, order.get(o.assignment, len(order)), o.assignment))
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8", newline="")
+    tmp.replace(path)
+
+
 def write_grades(outcomes: list[Outcome], out: Path) -> Path:
+    """``out/grades.csv`` (``student,assignment,score,max_score``) and ``out/report.json``, each written whole."""
+    import io
+
     out.mkdir(parents=True, exist_ok=True)
     path = out / "grades.csv"
-    with path.open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["student", "assignment", "score", "max_score"])
-        for o in outcomes:
-            writer.writerow([o.student, o.assignment, f"{o.score:g}", f"{o.max_score:g}"])
-    (out / "report.json").write_text(json.dumps([asdict(o) for o in outcomes], indent=1))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["student", "assignment", "score", "max_score"])
+    for o in outcomes:
+        writer.writerow([o.student, o.assignment, f"{o.score:g}", f"{o.max_score:g}"])
+    _write_atomically(path, buffer.getvalue())
+    _write_atomically(out / "report.json", json.dumps([asdict(o) for o in outcomes], indent=1, ensure_ascii=False))
     return path
 
 
@@ -286,13 +353,14 @@ def run(args) -> int:
             Path(args.submitted),
             Path(args.out),
             assignments=args.assignments,
+            students=getattr(args, "students", None),
             workers=args.workers,
             timeout=args.timeout,
             job_timeout=args.job_timeout,
             scheduler=getattr(args, "scheduler", None),
             allow_unsandboxed=getattr(args, "no_sandbox", False),
         )
-    except SandboxUnavailable as exc:
+    except (SandboxUnavailable, ValueError, FileNotFoundError) as exc:
         print(f"aelab grade: {exc}")
         return 2
     print()
