@@ -170,3 +170,36 @@ def test_building_twice_gives_the_same_files_and_check_passes(tmp_path):
     ]
     changed = [str(rel) for rel in first if first[rel] != second.get(rel)]
     assert not changed, f"a second build changed {changed}"
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+def test_a_failing_build_writes_nothing(tmp_path):
+    """A source notebook whose own cells fail (a task changed, the graders not) leaves release/ and
+    solutions/ exactly as they were: the build is all or nothing."""
+    good, bad = "01_autoencoder_basics", "02_iris_vae"
+    for a in (good, bad):
+        shutil.copytree(ROOT / "source" / a, tmp_path / "source" / a)
+    for folder in ("release", "solutions"):
+        for a in (good, bad):
+            (tmp_path / folder / a).mkdir(parents=True)
+            (tmp_path / folder / a / f"{a}.ipynb").write_text(f"the old {folder} of {a}\n")
+    path = tmp_path / "source" / bad / f"{bad}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("raise ValueError('the task changed')"))
+    nbformat.write(nb, path)
+    with pytest.raises(
+        RuntimeError,
+        match=r"02_iris_vae.ipynb failed in fast mode \(ValueError: the task changed\); nothing was written",
+    ):
+        build.build(tmp_path, [good, bad], log=lambda *_: None)
+    left = sorted(
+        (p.relative_to(tmp_path), p.read_text())
+        for f in ("release", "solutions")
+        for p in (tmp_path / f).rglob("*.ipynb")
+    )
+    assert left == sorted(
+        (Path(folder) / a / f"{a}.ipynb", f"the old {folder} of {a}\n")
+        for folder in ("release", "solutions")
+        for a in (good, bad)
+    )

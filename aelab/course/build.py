@@ -294,24 +294,32 @@ def stale_files(root: Path, assignments=None) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------- CLI
 def build(root: Path, assignments=None, *, solutions: bool = True, log=print) -> None:
-    """Regenerate release/ (and solutions/) for ``assignments`` (default: all)."""
+    """Regenerate release/ (and solutions/) for ``assignments`` (default: all), all or nothing.
+
+    Every file is made first (the release by nbgrader, the solutions by executing the source
+    notebooks, whose hidden tests run the graders); only when all of them succeeded are release/ and
+    solutions/ written. A failure leaves both as they were."""
     start = time.perf_counter()
-    files = generate_release(root, assignments)
+    files = {root / rel: text for rel, text in generate_release(root, assignments).items()}
     names = list(dict.fromkeys(a for a, _ in source_notebooks(root, assignments)))
-    for a in names:
-        shutil.rmtree(root / "release" / a, ignore_errors=True)
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-        log(f"wrote {rel}")
     if solutions:
         for a, src in source_notebooks(root, assignments):
             t0 = time.perf_counter()
-            text = build_solution(root, a, src)
-            target = root / "solutions" / a / src.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
-            log(f"wrote {target.relative_to(root)} (executed in fast mode in {time.perf_counter() - t0:.1f} s)")
+            try:
+                files[root / "solutions" / a / src.name] = build_solution(root, a, src)
+            except Exception as exc:
+                what = f"{exc.ename}: {exc.evalue}" if getattr(exc, "ename", None) else f"{type(exc).__name__}: {exc}"
+                raise RuntimeError(
+                    f"{src.relative_to(root)} failed in fast mode ({what[:1000]}); "
+                    "nothing was written: release/ and solutions/ are as they were"
+                ) from exc
+            log(f"executed {src.relative_to(root)} in fast mode in {time.perf_counter() - t0:.1f} s")
+    for a in names:
+        shutil.rmtree(root / "release" / a, ignore_errors=True)
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        log(f"wrote {path.relative_to(root)}")
     log(f"aelab build: done in {time.perf_counter() - start:.1f} s")
 
 
