@@ -154,6 +154,8 @@ def grade_class(
     *,
     assignments=None,
     students=None,
+    export=None,
+    roster: Path | None = None,
     workers: int = 2,
     timeout: int | None = None,
     job_timeout: int = 900,
@@ -166,11 +168,16 @@ def grade_class(
 
     ``assignments``: only these (default: the assignments some student submitted); ``students``: only
     these student folders. Results merge into what ``out`` already holds: a regraded (student,
-    assignment) replaces its own rows and feedback, every other row stays."""
+    assignment) replaces its own rows and feedback, every other row stays. ``export``: LMS gradebook
+    files to write too (``"canvas,moodle"``: ``out/grades-canvas.csv``, ..., :mod:`aelab.course.lms`),
+    with the ids of the ``roster`` CSV."""
+    from . import lms
     from .jobs import run_jobs
     from .record import feedback_html, gradebook_scores, record, scratch_course
 
     root = course_root()
+    systems = lms.parse_systems(export)  # bad names and rosters are refused before anything runs
+    lms.read_roster(roster)
     mode = sandbox_mode(sandbox, allow_unsandboxed=allow_unsandboxed)
     if assignments:
         unknown = [a for a in assignments if a not in registry.names()]
@@ -241,7 +248,10 @@ def grade_class(
         finally:
             shutil.rmtree(course, ignore_errors=True)
     ordered = [outcomes[s, a] for s in students for a in assignments]
-    write_grades(merge_outcomes(read_report(out), ordered), out)
+    merged = merge_outcomes(read_report(out), ordered)
+    write_grades(merged, out)
+    if systems:
+        lms.export(merged, out, systems, roster)
     return ordered
 
 
@@ -354,6 +364,8 @@ def run(args) -> int:
             Path(args.out),
             assignments=args.assignments,
             students=getattr(args, "students", None),
+            export=getattr(args, "export", None),
+            roster=Path(args.roster) if getattr(args, "roster", None) else None,
             workers=args.workers,
             timeout=args.timeout,
             job_timeout=args.job_timeout,

@@ -1,0 +1,128 @@
+"""Grades out to Canvas and Moodle: the layouts those systems import, from aelab grade and nbgrader."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aelab.course import grading, lms
+from aelab.course.grading import Outcome
+
+A, B = "01_autoencoder_basics", "03_mnist_outlier_lab"
+
+
+def _read(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text)))
+
+
+def _table():
+    return lms.ScoreTable(
+        ["ann", 'zoë, "z"'], [A, B], {A: 7.0, B: 18.0}, {("ann", A): 7.0, ("ann", B): 12.5, ('zoë, "z"', A): 0.0}
+    )
+
+
+def test_canvas_layout_points_possible_and_empty_cells_for_no_grade():
+    rows = _read(lms.canvas_csv(_table()))
+    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", A, B]
+    assert rows[1] == ["Points Possible", "", "", "", "", "7", "18"]
+    assert rows[2] == ["ann", "", "", "ann", "", "7", "12.5"]
+    assert rows[3] == ['zoë, "z"', "", "", 'zoë, "z"', "", "0", ""], "no grade is an empty cell, not 0"
+
+
+def test_canvas_with_a_roster_uses_the_lms_ids():
+    roster = {"ann": {"student_id": "ann", "name": "Ann Lee", "canvas_id": "1042", "sis_user_id": "S7", "section": "A"}}
+    rows = _read(lms.canvas_csv(_table(), roster))
+    assert rows[2] == ["Ann Lee", "1042", "S7", "", "A", "7", "12.5"]
+
+
+def test_moodle_layout():
+    roster = {"ann": {"student_id": "ann", "first_name": "Ann", "last_name": "Lee", "email": "ann@uni.example"}}
+    rows = _read(lms.moodle_csv(_table(), roster))
+    assert rows[0] == ["First name", "Last name", "Username", "Email address", "ID number", A, B]
+    assert rows[1] == ["Ann", "Lee", "ann", "ann@uni.example", "", "7", "12.5"]
+    assert rows[2][:3] == ['zoë, "z"', "", 'zoë, "z"'] and rows[2][5:] == ["0", ""]
+
+
+def test_roster_errors_name_the_problem(tmp_path):
+    with pytest.raises(FileNotFoundError, match="--roster: no file"):
+        lms.read_roster(tmp_path / "nope.csv")
+    (tmp_path / "r.csv").write_text("id,name\n1,Ann\n")
+    with pytest.raises(ValueError, match="no 'student_id' column .*id, name"):
+        lms.read_roster(tmp_path / "r.csv")
+    (tmp_path / "r.csv").write_text("student_id,shoe_size\nann,40\n")
+    with pytest.raises(ValueError, match="unknown columns shoe_size"):
+        lms.read_roster(tmp_path / "r.csv")
+    (tmp_path / "r.csv").write_text("\ufeffstudent_id,email\nann,a@x\n,\n")  # Excel's BOM, a blank row
+    assert lms.read_roster(tmp_path / "r.csv") == {"ann": {"student_id": "ann", "email": "a@x"}}
+
+
+def test_unknown_system_is_refused():
+    assert lms.parse_systems("Canvas, moodle,canvas") == ["canvas", "moodle"]
+    with pytest.raises(ValueError, match="unknown system blackboard; choose from canvas, moodle"):
+        lms.parse_systems("canvas,blackboard")
+
+
+def test_export_from_outcomes_writes_one_file_per_system(tmp_path):
+    outcomes = [Outcome("bo", B, 3, 18), Outcome("bo", A, 7, 7, "missing"), Outcome("ann", A, 1, 7)]
+    paths = lms.export(outcomes, tmp_path, "canvas,moodle")
+    assert [p.name for p in paths] == ["grades-canvas.csv", "grades-moodle.csv"]
+    rows = _read(paths[0].read_text())
+    assert rows[0][5:] == [A, B] and [r[0] for r in rows[2:]] == ["ann", "bo"]
+    assert rows[2][5:] == ["1", ""] and rows[3][5:] == ["7", "3"]
+
+
+def test_aelab_grade_refuses_a_bad_export_before_grading(tmp_path):
+    (tmp_path / "ann" / A).mkdir(parents=True)
+    with pytest.raises(ValueError, match="unknown system"):
+        grading.grade_class(tmp_path, tmp_path / "out", export="gradescope", allow_unsandboxed=True)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")  # nbgrader's own add_submission
+def test_nbgrader_export_runs_the_plugins(tmp_path, monkeypatch):
+    import os
+
+    from nbgrader.api import Gradebook
+
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")  # alembic
+
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with Gradebook(url) as gb:
+        gb.add_assignment(A)
+        gb.add_notebook(A, A)
+        gb.add_grade_cell("c1", A, A, max_score=7, cell_type="code")
+        gb.add_student("ann", first_name="Ann", last_name="Lee", email="ann@uni.example")
+        gb.add_student("bo")
+        gb.add_submission(A, "ann")
+        grade = gb.find_grade("c1", A, A, "ann")
+        grade.auto_score = 5.5
+        gb.db.commit()
+    for system in ("Canvas", "Moodle"):
+        dest = tmp_path / f"{system}.csv"
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "nbgrader",
+                "export",
+                f"--exporter=aelab.course.lms.{system}ExportPlugin",
+                f"--to={dest}",
+                f"--CourseDirectory.db_url={url}",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        rows = _read(dest.read_text())
+        if system == "Canvas":
+            assert rows[1][5:] == ["7"] and rows[2] == ["Lee, Ann", "", "", "ann", "", "5.5"]
+            assert rows[3] == ["bo", "", "", "bo", "", ""], "bo submitted nothing: no grade"
+        else:
+            assert rows[1] == ["Ann", "Lee", "ann", "ann@uni.example", "", "5.5"]
