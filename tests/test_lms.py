@@ -126,3 +126,80 @@ def test_nbgrader_export_runs_the_plugins(tmp_path, monkeypatch):
             assert rows[3] == ["bo", "", "", "bo", "", ""], "bo submitted nothing: no grade"
         else:
             assert rows[1] == ["Ann", "Lee", "ann", "ann@uni.example", "", "5.5"]
+
+
+# ------------------------------------------------------------------------------------------- in
+def _zip(path, members: dict[str, bytes | tuple[bytes, tuple]]) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, value in members.items():
+            data, when = value if isinstance(value, tuple) else (value, (2026, 12, 1, 10, 0, 0))
+            zf.writestr(zipfile.ZipInfo(name, date_time=when), data)
+
+
+NB = A + ".ipynb"
+
+
+def test_canvas_zip_collected_into_the_course_layout(tmp_path):
+    _zip(
+        tmp_path / "sub.zip",
+        {
+            f"leeann_1042_776655_{NB}": b"ann v0",
+            f"leeann_1042_776656_{A}-1.ipynb": b"ann v1",  # a resubmission
+            "smithbo_late_2001_776700_my lab (2).ipynb": (b"bo", (2026, 12, 3, 9, 30, 0)),
+            "smithbo_2001_776701_notes.pdf": b"%PDF",
+            "__MACOSX/._x.ipynb": b"",
+            "random.ipynb": b"?",
+        },
+    )
+    (tmp_path / "roster.csv").write_text("student_id,canvas_id\nann,1042\n")
+    done = lms.collect_zip(tmp_path / "sub.zip", A, tmp_path / "into", roster=tmp_path / "roster.csv")
+    assert done.system == "canvas" and sorted(done.written) == ["ann", "smithbo"]
+    assert (tmp_path / "into" / "ann" / A / NB).read_bytes() == b"ann v1", "the newest version is kept"
+    assert (tmp_path / "into" / "smithbo" / A / NB).read_bytes() == b"bo"
+    assert (tmp_path / "into" / "smithbo" / A / "timestamp.txt").read_text() == "2026-12-03 09:30:00\n"
+    assert done.late == ["smithbo"]
+    why = dict(done.skipped)
+    assert why[f"leeann_1042_776655_{NB}"] == "an older notebook of ann"
+    assert why["smithbo_2001_776701_notes.pdf"] == "not a notebook"
+    assert why["random.ipynb"] == "the name does not follow canvas's pattern"
+    assert "__MACOSX/._x.ipynb" in why
+    assert sorted(p.name for p in (tmp_path / "into").iterdir()) == ["ann", "smithbo"]
+
+
+def test_moodle_zip_both_layouts_and_names_with_accents(tmp_path):
+    _zip(
+        tmp_path / "sub.zip",
+        {
+            f"Zoë Ünal_55_assignsubmission_file_{NB}": b"zoe",
+            f"Ann Lee_56_assignsubmission_file/{NB}": b"ann",  # newer Moodle: a folder per student
+            "../../evil_57_assignsubmission_file_x.ipynb": b"evil",  # no path of the zip reaches the disk
+        },
+    )
+    (tmp_path / "roster.csv").write_text("student_id,name\nann,Ann Lee\n")
+    done = lms.collect_zip(tmp_path / "sub.zip", A, tmp_path / "into", roster=tmp_path / "roster.csv")
+    assert done.system == "moodle"
+    assert sorted(done.written) == ["ann", "evil", "zo-nal"]
+    assert (tmp_path / "into" / "ann" / A / NB).read_bytes() == b"ann"
+    assert not (tmp_path / "evil_57_assignsubmission_file_x.ipynb").exists()
+    assert all(p.is_relative_to(tmp_path / "into") for p in done.written.values())
+
+
+def test_not_a_zip_and_a_bad_lms_are_refused(tmp_path):
+    (tmp_path / "x.zip").write_text("no zip")
+    with pytest.raises(ValueError, match="is not a zip file"):
+        lms.collect_zip(tmp_path / "x.zip", A, tmp_path / "into")
+    _zip(tmp_path / "y.zip", {"a.ipynb": b""})
+    with pytest.raises(ValueError, match="--lms: unknown system"):
+        lms.collect_zip(tmp_path / "y.zip", A, tmp_path / "into", system="blackboard")
+
+
+def test_the_collectors_are_nbgrader_plugins():
+    from nbgrader.plugins import FileNameCollectorPlugin
+
+    plugin = lms.CanvasCollector()
+    assert isinstance(plugin, FileNameCollectorPlugin) and plugin.named_regexp == lms.CANVAS_PATTERN
+    found = plugin.collect(f"/some/where/leeann_late_1042_776655_{NB}")
+    assert (found["student_id"], found["file_id"], found["late"]) == ("leeann", A, True)
+    assert lms.MoodleCollector().collect(f"x/Ann Lee_56_assignsubmission_file/{NB}")["student_id"] == "ann-lee"

@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("aelab.course.build", "regenerate release/ and solutions/ from source/"),
     "check": ("aelab.course.grading", "grade one notebook for self-study: what passed, what to fix"),
     "grade": ("aelab.course.grading", "grade a class's submissions with nbgrader; write grades.csv"),
+    "collect": ("aelab.course.lms", "unpack a Canvas or Moodle submissions zip into <student>/<assignment>/"),
     "lab": ("aelab.course.lab", "start JupyterLab on the course, bound to 127.0.0.1"),
     "class": ("aelab.course.classroom", "set up and run a class on one machine with nbgrader's exchange"),
 }
@@ -58,7 +59,11 @@ def _grading(p: argparse.ArgumentParser, name: str) -> None:
     if name == "check":
         p.add_argument("notebook", help="your notebook, e.g. release/03_mnist_outlier_lab/03_mnist_outlier_lab.ipynb")
     else:
-        p.add_argument("submitted", help="folder with <student>/<assignment>/<notebook>.ipynb")
+        p.add_argument(
+            "submitted",
+            help="folder with <student>/<assignment>/<notebook>.ipynb, or a Canvas/Moodle submissions zip "
+            "(then name its one assignment with --assignments)",
+        )
         p.add_argument("--out", required=True, help="folder for grades.csv, feedback/ and report.json")
         p.add_argument(
             "--assignments", nargs="*", default=None, help="only these assignments (default: those submitted)"
@@ -81,6 +86,16 @@ def _grading(p: argparse.ArgumentParser, name: str) -> None:
         help=f"seconds a single cell may run (default {cell_timeout()}, $AELAB_CELL_TIMEOUT)",
     )
     p.add_argument("--job-timeout", type=int, default=900, help="seconds one notebook may take in all")
+
+
+def _collect(p: argparse.ArgumentParser) -> None:
+    p.add_argument("zip", help="the submissions zip downloaded from Canvas or Moodle")
+    p.add_argument("--assignment", required=True, help="the assignment the zip holds, e.g. 03_mnist_outlier_lab")
+    p.add_argument("--into", required=True, help="folder for <student>/<assignment>/<notebook>.ipynb")
+    p.add_argument(
+        "--lms", choices=["canvas", "moodle"], default=None, help="the LMS (default: told by the file names)"
+    )
+    p.add_argument("--roster", default=None, help="CSV mapping student_id to LMS ids (canvas_id, name)")
 
 
 def _lab(p: argparse.ArgumentParser) -> None:
@@ -150,6 +165,7 @@ OPTIONS = {
     "build": _build,
     "check": lambda p: _grading(p, "check"),
     "grade": lambda p: _grading(p, "grade"),
+    "collect": _collect,
     "lab": _lab,
     "class": _class,
 }

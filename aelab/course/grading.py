@@ -356,11 +356,38 @@ def run(args) -> int:
         outcome = check_notebook(Path(args.notebook), timeout=args.timeout, job_timeout=args.job_timeout)
         print(format_check(outcome))
         return 0 if outcome.status == "graded" else 1
+    import tempfile
+    import zipfile
+
     start = time.perf_counter()
     print(f"aelab grade: {args.submitted} -> {args.out}")
+    submitted = Path(args.submitted)
+    scratch = None
+    if submitted.is_file():
+        if not zipfile.is_zipfile(submitted) or len(args.assignments or []) != 1:
+            print(
+                f"aelab grade: {submitted} is a file; give a folder of <student>/<assignment>/ submissions, or a "
+                "Canvas/Moodle zip with its one assignment: --assignments NAME"
+            )
+            return 2
+        from .lms import collect_zip
+
+        scratch = tempfile.TemporaryDirectory(prefix="aelab-collect-")
+        try:
+            done = collect_zip(
+                submitted,
+                args.assignments[0],
+                Path(scratch.name),
+                roster=Path(args.roster) if getattr(args, "roster", None) else None,
+            )
+        except (ValueError, KeyError) as exc:
+            print(f"aelab grade: {exc}")
+            return 2
+        print(done.summary())
+        submitted = Path(scratch.name)
     try:
         outcomes = grade_class(
-            Path(args.submitted),
+            submitted,
             Path(args.out),
             assignments=args.assignments,
             students=getattr(args, "students", None),
@@ -375,6 +402,9 @@ def run(args) -> int:
     except (SandboxUnavailable, ValueError, FileNotFoundError) as exc:
         print(f"aelab grade: {exc}")
         return 2
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
     print()
     print(format_table(outcomes))
     print(f"\nwrote {Path(args.out) / 'grades.csv'} and feedback/ in {time.perf_counter() - start:.0f} s")

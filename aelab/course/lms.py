@@ -1,4 +1,22 @@
-"""Grades out to a learning-management system: Canvas and Moodle gradebook CSV files.
+"""The learning-management system in and out: Canvas and Moodle submission zips, gradebook CSV files.
+
+**In**: :func:`collect_zip` turns the zip of submissions an LMS gives for download into the
+course's layout ``<student>/<assignment>/<notebook>.ipynb`` (``aelab collect``, and ``aelab grade``
+given a zip). The file names are read by nbgrader collector plugins (:class:`CanvasCollector`,
+:class:`MoodleCollector`, usable as ``nbgrader zip_collect --collector=...``) with the patterns of
+both systems built in:
+
+- Canvas: ``<login>_[late_]<user id>_<submission id>_<file>[-<version>].ipynb``
+  (``leeann_late_1042_776655_01_autoencoder_basics-1.ipynb``);
+- Moodle: ``<Full Name>_<participant id>_assignsubmission_file_<file>.ipynb``, or the same as a
+  folder holding the file (newer Moodle).
+
+A roster (below) maps the LMS's ids to the course's student ids (Canvas: ``canvas_id``; Moodle:
+``name``); without one the Canvas login or a slug of the Moodle name is the student id. Files that
+are not notebooks, or whose names match neither system, are listed and skipped; of several
+notebooks of one student the newest (highest version, then latest time in the zip) is kept.
+
+**Out**:
 
 One writer per system, fed by a table of scores, serves both front ends:
 
@@ -31,12 +49,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.plugins import ExportPlugin
+from nbgrader.plugins import ExportPlugin, FileNameCollectorPlugin
 from traitlets import Unicode
 
 SYSTEMS = ("canvas", "moodle")
@@ -221,3 +241,161 @@ class MoodleExportPlugin(_LMSExportPlugin):
     """nbgrader exporter: a Moodle grade import CSV."""
 
     system = "moodle"
+
+
+# --------------------------------------------------------------------------------------------- in
+CANVAS_PATTERN = (
+    r"^(?P<login>[A-Za-z0-9\-]+?)_(?:(?P<late>late)_)?(?P<lms_id>\d+)_(?P<submission_id>\d+)_"
+    r"(?P<file_id>.+?)(?:-(?P<version>\d+))?\.ipynb$"
+)
+MOODLE_PATTERN = r"^(?P<full_name>.+?)_(?P<lms_id>\d+)_assignsubmission_(?:file|onlinetext)[/_](?P<file_id>.+?)\.ipynb$"
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+class _Collector(FileNameCollectorPlugin):
+    """Reads an LMS's submission file name; ``student_id`` through the roster when there is one."""
+
+    system = ""
+    pattern = ""
+    roster = Unicode("", help="CSV mapping student_id to the LMS's ids (see aelab.course.lms)").tag(config=True)
+
+    def _named_regexp_default(self):
+        return self.pattern
+
+    def student_id(self, found: dict, people: dict[str, dict[str, str]]) -> str:
+        raise NotImplementedError
+
+    def collect(self, submitted_file: str) -> dict | None:
+        path = Path(submitted_file)
+        if path.suffix not in self.valid_ext:
+            return None
+        name = (
+            path.name
+            if "assignsubmission" in path.name or self.system == "canvas"
+            else f"{path.parent.name}/{path.name}"
+        )
+        found = re.match(self.named_regexp or self.pattern, name)
+        if not found:
+            return None
+        people = read_roster(Path(self.roster)) if self.roster else {}
+        info = found.groupdict()
+        return {**info, "student_id": self.student_id(info, people), "late": bool(info.get("late"))}
+
+
+class CanvasCollector(_Collector):
+    """nbgrader collector plugin for Canvas's "Download Submissions" zip."""
+
+    system = "canvas"
+    pattern = CANVAS_PATTERN
+
+    def student_id(self, found, people):
+        by_id = {e.get("canvas_id"): sid for sid, e in people.items() if e.get("canvas_id")}
+        return by_id.get(found["lms_id"]) or found["login"].lower()
+
+
+class MoodleCollector(_Collector):
+    """nbgrader collector plugin for Moodle's "Download all submissions" zip."""
+
+    system = "moodle"
+    pattern = MOODLE_PATTERN
+
+    def student_id(self, found, people):
+        by_name = {e.get("name", "").casefold(): sid for sid, e in people.items() if e.get("name")}
+        return by_name.get(found["full_name"].casefold()) or _slug(found["full_name"])
+
+
+COLLECTORS = {"canvas": CanvasCollector, "moodle": MoodleCollector}
+
+
+@dataclass
+class Collected:
+    """What :func:`collect_zip` did: notebooks written, and files skipped with the reason."""
+
+    system: str
+    written: dict[str, Path] = field(default_factory=dict)  # student -> notebook
+    late: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (member, why)
+
+    def summary(self) -> str:
+        lines = [f"{len(self.written)} submissions collected from the {self.system} zip"]
+        lines += [f"  late: {', '.join(self.late)}"] if self.late else []
+        lines += [f"  skipped {m}: {why}" for m, why in self.skipped]
+        return "\n".join(lines)
+
+
+def collect_zip(
+    archive: Path, assignment: str, into: Path, *, system: str | None = None, roster: Path | None = None
+) -> Collected:
+    """Write the notebooks of an LMS submission zip as ``into/<student>/<assignment>/<notebook>.ipynb``.
+
+    ``system``: ``"canvas"``, ``"moodle"`` or None (the one whose pattern matches most files). Nothing
+    of the zip is extracted by its own names (no path of the archive reaches the disk); a student's
+    folder gets ``timestamp.txt`` (the file's time in the zip, as nbgrader's exchange writes it)."""
+    from . import registry
+
+    notebook = registry.assignment(assignment).notebook
+    archive = Path(archive)
+    if not zipfile.is_zipfile(archive):
+        raise ValueError(f"{archive} is not a zip file (expected the submissions zip downloaded from Canvas or Moodle)")
+    if roster is not None:
+        read_roster(roster)  # refused early when wrong
+    with zipfile.ZipFile(archive) as zf:
+        members = [m for m in zf.infolist() if not m.is_dir()]
+        plugins = {name: cls(roster=str(roster or "")) for name, cls in COLLECTORS.items()}
+        if system is None:
+            hits = {n: sum(bool(p.collect(m.filename)) for m in members) for n, p in plugins.items()}
+            system = max(hits, key=hits.get) if any(hits.values()) else "canvas"
+        elif system not in COLLECTORS:
+            raise ValueError(f"--lms: unknown system {system}; choose from {', '.join(COLLECTORS)}")
+        plugin, result = plugins[system], Collected(system)
+        best: dict[str, tuple[tuple, zipfile.ZipInfo, dict]] = {}
+        for m in members:
+            if Path(m.filename).name.startswith(".") or "__MACOSX" in m.filename:
+                result.skipped.append((m.filename, "a hidden or system file"))
+                continue
+            if not m.filename.endswith(".ipynb"):
+                result.skipped.append((m.filename, "not a notebook"))
+                continue
+            info = plugin.collect(m.filename)
+            if not info or not info["student_id"]:
+                result.skipped.append((m.filename, f"the name does not follow {system}'s pattern"))
+                continue
+            rank = (int(info.get("version") or 0), m.date_time)
+            sid = info["student_id"]
+            if sid in best and best[sid][0] >= rank:
+                result.skipped.append((m.filename, f"an older notebook of {sid}"))
+                continue
+            if sid in best:
+                result.skipped.append((best[sid][1].filename, f"an older notebook of {sid}"))
+            best[sid] = (rank, m, info)
+        for sid, (_, m, info) in sorted(best.items()):
+            folder = Path(into) / sid / assignment
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / notebook).write_bytes(zf.read(m))
+            stamp = "{:04d}-{:02d}-{:02d} {:02d}:{:02d}:{:02d}".format(*m.date_time)
+            (folder / "timestamp.txt").write_text(stamp + "\n")
+            result.written[sid] = folder / notebook
+            if info.get("late"):
+                result.late.append(sid)
+    return result
+
+
+def run(args) -> int:
+    """``aelab collect ZIP --assignment A --into DIR``."""
+    try:
+        done = collect_zip(
+            Path(args.zip),
+            args.assignment,
+            Path(args.into),
+            system=args.lms,
+            roster=Path(args.roster) if args.roster else None,
+        )
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        print(f"aelab collect: {exc}")
+        return 2
+    print(done.summary())
+    print(f"into {args.into}: grade with `aelab grade {args.into} --assignments {args.assignment} --out OUT_DIR`")
+    return 0 if done.written else 1
