@@ -427,7 +427,9 @@ CLOSE_WITHOUT_SAVING = """async () => {
 
 
 def _listing_item(pg, name: str):
-    return pg.locator(f"#filebrowser .jp-DirListing-item:has(.jp-DirListing-itemText:text-is('{name}'))")
+    """The file browser's row named exactly ``name``."""
+    text = pg.locator(".jp-DirListing-itemText", has_text=re.compile(f"^{re.escape(name)}$"))
+    return pg.locator("#filebrowser .jp-DirListing-content .jp-DirListing-item").filter(has=text)
 
 
 def test_student_file_browser_shows_the_assignments_only(page, course, student_ws, out_dir):
