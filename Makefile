@@ -6,13 +6,14 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.aelab-installed
 
-.PHONY: course test test-fast lint install system-deps doctor demo build check-build lab bench grade clean help class-env
+.PHONY: course test test-fast lint install system-deps doctor demo build check-build lab lab-instructor bench grade clean help class-env
 
 help:
 	@echo "make course  install into $(VENV), check it, run the demo, build release/ and solutions/"
 	@echo "make test    install into $(VENV) and the Debian packages the tests need (system-deps), run the tests"
 	@echo "make test-fast  lint and the quick tests (not slow, browser, root or notebook), a few minutes"
-	@echo "make lab     start JupyterLab on the course (127.0.0.1)"
+	@echo "make lab     start JupyterLab on your workspace, ~/aelab-work (\$$AELAB_WORKSPACE; 127.0.0.1)"
+	@echo "make lab-instructor  start JupyterLab on the course directory, with nbgrader's formgrader"
 	@echo "make bench   leave-one-digit-out AUROC benchmark"
 
 install: $(STAMP)
@@ -47,8 +48,12 @@ build: install
 check-build: install
 	$(BIN)/aelab build --check
 
+# Students: JupyterLab on their workspace (made from release/, never overwritten); instructors: the course.
 lab: install
 	$(BIN)/aelab lab
+
+lab-instructor: install
+	$(BIN)/aelab lab --instructor
 
 bench: install
 	$(BIN)/python bench/auroc.py

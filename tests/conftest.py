@@ -56,7 +56,8 @@ TEST_MARKS: dict[tuple[str, str], tuple[str, ...]] = {
 }
 # (file, fixture) -> markers of every test that uses the fixture, directly or through another
 FIXTURE_MARKS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("test_browser.py", "page"): ("browser",),  # a Chromium page on JupyterLab
+    ("test_browser.py", "chromium"): ("browser",),  # Chromium through Playwright (every page uses it)
+    ("test_browser.py", "page"): ("browser",),  # a Chromium page on the student's JupyterLab
     ("test_grading.py", "graded"): ("slow",),  # a class of nine submissions autograded: ~150 s
 }
 

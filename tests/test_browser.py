@@ -1,21 +1,29 @@
 """The course as its users meet it: JupyterLab in Chromium, driven by Playwright.
 
-One JupyterLab (``aelab lab``'s :func:`aelab.course.lab.running_lab`, fast mode) serves a scratch copy of
-the course on a free loopback port with a token; Debian's Chromium opens it headless. The tests
+Two JupyterLabs (``aelab lab``'s :func:`aelab.course.lab.running_lab`, fast mode) on free loopback
+ports with tokens, for a scratch copy of the course: the student's (the workspace made from the
+copy's release/ with :func:`aelab.course.workspace.ensure_workspace`, as ``aelab lab`` does) and the
+instructor's (``aelab lab --instructor``: the course directory). Debian's Chromium opens them
+headless. The tests
 
-- run every release notebook as a student does (Run All; where JupyterLab's Run All stops at a
+- open the student's file browser: it shows the assignments, not source/, solutions/ or
+  autograder/, and a notebook opened from it runs in fast mode; the formgrader is not there;
+- run every workspace notebook as a student does (Run All; where JupyterLab's Run All stops at a
   failing cell, select the next cell and "Run Selected Cell and All Below"), and check that the cells
   that must work show no error, that every solution stub raises NotImplementedError, that the graded
   test cells depending on the stubs fail, and that the figures render;
-- run a solution notebook (03 by default, see SOLUTIONS) and check that every cell ran without
+- run a solution notebook (03 by default, see SOLUTIONS), copied into the workspace by
+  ``aelab solutions 03 --yes`` as a self-study learner does, and check that every cell ran without
   error, with its figures;
 - check that a tqdm progress bar (``aelab.fit``'s) renders as a widget, not as text;
-- open the formgrader (nbgrader's JupyterLab command) and check that it lists the four assignments.
+- open the formgrader in the instructor's JupyterLab (nbgrader's JupyterLab command) and check that
+  it lists the four assignments.
 
 Screenshots land in ``test-output/browser/`` (not in git). Without Playwright or Chromium the browser
 tests fail, saying what to install (``make test`` installs Chromium first, see the Makefile's
 ``system-deps``); ``AELAB_SKIP_BROWSER=1`` skips them instead, with the reason in pytest's summary
-(``-ra``). The test of the ``aelab lab`` command itself needs no browser.
+(``-ra``). The test of the ``aelab lab --instructor`` command itself needs no browser (the student
+mode's command is tested in tests/test_workspace.py).
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from pathlib import Path
 import browser_helpers as bh
 import pytest
 
-from aelab.course import build, lab, registry
+from aelab.course import build, lab, registry, workspace
 
 REASON = bh.browser_unavailable_reason()
 if REASON is None:
@@ -90,8 +98,14 @@ def course(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(course, tmp_path_factory, out_dir):
-    scratch = tmp_path_factory.mktemp("browser-lab")
+def student_ws(course, tmp_path_factory) -> Path:
+    """The student's workspace, made from the course's release/ as `aelab lab` makes it."""
+    ws = tmp_path_factory.mktemp("browser-home") / "aelab-work"
+    workspace.ensure_workspace(ws, course)
+    return ws
+
+
+def _lab_env(scratch: Path) -> dict[str, str]:
     env = lab.lab_env(fast=True)
     env.update(
         AELAB_OFFLINE="1",
@@ -101,12 +115,19 @@ def server(course, tmp_path_factory, out_dir):
         JUPYTER_RUNTIME_DIR=str(scratch / "runtime"),
     )
     bh.quiet_lab_settings(scratch / "settings")
+    return env
+
+
+@pytest.fixture(scope="module")
+def server(course, student_ws, tmp_path_factory, out_dir):
+    """The student's JupyterLab (`aelab lab`): the workspace as its root, no formgrader."""
     with lab.running_lab(
-        course,
+        student_ws,
         lab.free_port(),
         secrets.token_hex(16),
-        env,
+        _lab_env(tmp_path_factory.mktemp("browser-lab")),
         course=course,
+        student=True,
         log_path=out_dir / "jupyterlab.log",
         timeout=180,
         extra_args=["--LabApp.expose_app_in_browser=True"],
@@ -115,24 +136,55 @@ def server(course, tmp_path_factory, out_dir):
 
 
 @pytest.fixture(scope="module")
-def page(request, tmp_path_factory):
-    """One Chromium page on JupyterLab, app loaded."""
+def instructor_server(course, tmp_path_factory, out_dir):
+    """The instructor's JupyterLab (`aelab lab --instructor`): the course directory, the formgrader."""
+    with lab.running_lab(
+        course,
+        lab.free_port(),
+        secrets.token_hex(16),
+        _lab_env(tmp_path_factory.mktemp("browser-lab-instructor")),
+        course=course,
+        log_path=out_dir / "jupyterlab-instructor.log",
+        timeout=180,
+        extra_args=["--LabApp.expose_app_in_browser=True"],
+    ) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def chromium(tmp_path_factory):
+    """Debian's Chromium through Playwright: one browser context for the module."""
     if bh.opted_out():
         pytest.skip(f"browser tests skipped: {bh.SKIP_ENV} is set")
     if REASON:
         pytest.fail(f"the browser tests cannot run: {REASON} ({bh.SKIP_ENV}=1 skips them)", pytrace=False)
-    server = request.getfixturevalue("server")
     with sync_playwright() as pw:
         context = bh.launch_browser(pw, tmp_path_factory.mktemp("chromium") / "profile")
         try:
-            pg = context.pages[0] if context.pages else context.new_page()
-            pg.set_default_timeout(60_000)
-            pg.goto(server.url("lab"))
-            _wait(pg, bh.APP_READY, None, OPEN_TIMEOUT, "JupyterLab's application (window.jupyterapp)")
-            pg.evaluate("() => window.jupyterapp.restored.then(() => true)")
-            yield pg
+            yield context
         finally:
             context.close()
+
+
+def _open_lab(context, server):
+    pg = context.pages[0] if context.pages and context.pages[0].url in ("", "about:blank") else context.new_page()
+    pg.set_default_timeout(60_000)
+    pg.goto(server.url("lab"))
+    _wait(pg, bh.APP_READY, None, OPEN_TIMEOUT, "JupyterLab's application (window.jupyterapp)")
+    pg.evaluate("() => window.jupyterapp.restored.then(() => true)")
+    return pg
+
+
+@pytest.fixture(scope="module")
+def page(request, chromium):
+    """One Chromium page on the student's JupyterLab, app loaded."""
+    yield _open_lab(chromium, request.getfixturevalue("server"))
+
+
+@pytest.fixture(scope="module")
+def instructor_page(request, chromium):
+    """One Chromium page on the instructor's JupyterLab, app loaded."""
+    yield _open_lab(chromium, request.getfixturevalue("instructor_server"))
 
 
 # --------------------------------------------------------------------------------------- helpers
@@ -290,9 +342,9 @@ def check_rendering(pg, state: dict, expect_ok: set[int], reference: dict[int, s
 
 
 # ------------------------------------------------------------------------------------------- tests
-def test_aelab_lab_command_serves_the_course(course, tmp_path):
-    """`aelab lab --fast --port P --token T` prints its URL, serves the course with the python3 kernel
-    and nbgrader's formgrader (the course's nbgrader_config.py), and stops cleanly on Ctrl-C."""
+def test_aelab_lab_instructor_command_serves_the_course(course, tmp_path):
+    """`aelab lab --instructor --fast --port P --token T` prints its URL, serves the course with the
+    python3 kernel and nbgrader's formgrader (the course's nbgrader_config.py), and stops cleanly on Ctrl-C."""
     import json
     import queue
     import signal
@@ -308,7 +360,18 @@ def test_aelab_lab_command_serves_the_course(course, tmp_path):
         JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "aelab.course.cli", "lab", "--fast", "--port", str(port), "--token", token],
+        [
+            sys.executable,
+            "-m",
+            "aelab.course.cli",
+            "lab",
+            "--instructor",
+            "--fast",
+            "--port",
+            str(port),
+            "--token",
+            token,
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -335,6 +398,8 @@ def test_aelab_lab_command_serves_the_course(course, tmp_path):
                 return json.loads(resp.read())
 
         assert "python3" in get("api/kernelspecs")["kernelspecs"]
+        listing = {item["name"] for item in get("api/contents")["content"]}
+        assert {"source", "release", "solutions"} <= listing, f"the instructor's JupyterLab lists {sorted(listing)}"
         names = [a["name"] for a in get("formgrader/api/assignments")]
         assert sorted(names) == sorted(ASSIGNMENTS), f"the formgrader sees {names}"
         with pytest.raises(urllib.error.HTTPError):  # the token is required
@@ -349,14 +414,87 @@ def test_aelab_lab_command_serves_the_course(course, tmp_path):
     assert rc == 0, f"aelab lab exited with {rc} on Ctrl-C"
 
 
+FILE_LISTING = """() => [...document.querySelectorAll('#filebrowser .jp-DirListing-content .jp-DirListing-item')]
+                  .map(e => e.querySelector('.jp-DirListing-itemText').textContent.trim())"""
+
+CLOSE_WITHOUT_SAVING = """async () => {
+  const w = window.jupyterapp.shell.currentWidget;
+  w.context.model.dirty = false;
+  await w.sessionContext.shutdown();
+  w.dispose();
+  return true;
+}"""
+
+
+def _listing_item(pg, name: str):
+    """The file browser's row named exactly ``name``."""
+    text = pg.locator(".jp-DirListing-itemText", has_text=re.compile(f"^{re.escape(name)}$"))
+    return pg.locator("#filebrowser .jp-DirListing-content .jp-DirListing-item").filter(has=text)
+
+
+def test_student_file_browser_shows_the_assignments_only(page, course, student_ws, out_dir):
+    """The student's JupyterLab (`aelab lab`): the file browser shows the workspace's assignments, not
+    source/, solutions/, autograder/ or release/; a notebook opened from it runs in fast mode; nbgrader's
+    formgrader is not there, its assignment list (a classroom's students use it) is."""
+    _wait(
+        page,
+        "() => window.jupyterapp.commands.hasCommand('nbgrader:open-assignment-list')",
+        None,
+        30,
+        "nbgrader's assignment list (command nbgrader:open-assignment-list)",
+    )
+    for command in ("nbgrader:open-formgrader", "nbgrader:open-create-assignment", "nbgrader:open-course-list"):
+        assert not page.evaluate("(c) => window.jupyterapp.commands.hasCommand(c)", command), (
+            f"the student's JupyterLab has {command}"
+        )
+    page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:activate').then(() => true)")
+    page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:go-to-path', {path: '/'}).then(() => true)")
+    on_disk = sorted(p.name for p in student_ws.iterdir() if not p.name.startswith("."))
+    _wait(page, f"() => ({FILE_LISTING})().length === {len(on_disk)}", None, 30, f"the file browser to list {on_disk}")
+    shown = page.evaluate(FILE_LISTING)
+    screenshot_at(page, None, out_dir / "student-file-browser.png")
+    assert sorted(shown) == on_disk, f"the file browser shows {shown}, the workspace holds {on_disk}"
+    assert set(ASSIGNMENTS) <= set(shown), f"the file browser shows {shown}, not every assignment"
+    course_only = {"source", "release", "autograder", "nbgrader_config.py", "gradebook.db", "aelab", "tests"}
+    assert not course_only & set(shown), (
+        f"the student's file browser shows the course's {sorted(course_only & set(shown))}"
+    )
+    if not (student_ws / workspace.SOLUTIONS_FOLDER).exists():  # only after `aelab solutions`
+        assert workspace.SOLUTIONS_FOLDER not in shown, f"the file browser shows solutions/: {shown}"
+
+    # open a notebook as a student does: double-click its folder, then the notebook
+    a = ASSIGNMENTS[0]
+    _listing_item(page, a).dblclick()
+    _listing_item(page, f"{a}.ipynb").wait_for(timeout=30_000)
+    screenshot_at(page, None, out_dir / "student-file-browser-assignment.png")
+    _listing_item(page, f"{a}.ipynb").dblclick()
+    path = f"{a}/{a}.ipynb"
+    _wait(page, bh.NOTEBOOK_READY, path, OPEN_TIMEOUT, f"{path} to open with an idle kernel")
+    try:
+        plans, _ = bh.plan_student_notebook(bh.read_notebook(student_ws / path))
+        setup = next(p for p in plans if p.grade_id == "setup")
+        page.evaluate(bh.SELECT_CELL, setup.index)
+        run_command(page, "notebook:run-cell", 120)
+        state = page.evaluate(bh.CELL_STATE)
+        cell = next(c for c in state["cells"] if c["index"] == setup.index)
+        assert cell["count"] == 1 and not cell["errors"], f"the setup cell of {path}:\n" + bh.summarize(state)
+        fast = page.evaluate(bh.KERNEL_PROBE, "print(FAST, DATA_DIR.is_absolute())").split()
+        assert fast == ["True", "True"], f"the setup cell of {path} set FAST, absolute DATA_DIR = {fast}"
+        check_kernel(page)
+        screenshot_at(page, setup.index, out_dir / "student-notebook-from-file-browser.png")
+    finally:
+        page.evaluate(CLOSE_WITHOUT_SAVING)
+
+
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_release_notebook_as_a_student(page, course, out_dir, assignment):
-    nb_file = course / "release" / assignment / f"{assignment}.ipynb"
+def test_release_notebook_as_a_student(page, course, student_ws, out_dir, assignment):
+    """The workspace's copy of the release notebook, run as a student does."""
+    nb_file = student_ws / assignment / f"{assignment}.ipynb"
     if not nb_file.exists():
-        pytest.fail(f"no release notebook {nb_file.relative_to(course)} (and no source to generate it)")
+        pytest.fail(f"no notebook {nb_file} in the workspace (no release notebook, and no source to generate it)")
     plans, stubs = bh.plan_student_notebook(bh.read_notebook(nb_file))
     assert stubs, "the release has no solution stubs"
-    rel = f"release/{assignment}/{assignment}.ipynb"
+    rel = f"{assignment}/{assignment}.ipynb"  # in the student's JupyterLab, the workspace is the root
     t0 = time.monotonic()
     open_notebook(page, rel)
     state, restarts = run_all_as_a_student(page)
@@ -417,12 +555,28 @@ def test_release_notebook_as_a_student(page, course, out_dir, assignment):
 
 
 @pytest.mark.parametrize("assignment", SOLUTIONS)
-def test_solution_notebook_runs_without_error(page, course, out_dir, assignment):
-    nb_file = course / "solutions" / assignment / f"{assignment}.ipynb"
-    if not nb_file.exists():
+def test_solution_notebook_runs_without_error(page, course, student_ws, out_dir, assignment):
+    """The worked solutions a self-study learner copies with `aelab solutions NN --yes` run in the
+    student's JupyterLab."""
+    import subprocess
+
+    if not (course / "solutions" / assignment / f"{assignment}.ipynb").exists():
         pytest.fail(f"solutions/{assignment}/{assignment}.ipynb is missing: run `aelab build`")
+    env = dict(lab.lab_env(), AELAB_COURSE_DIR=str(course), AELAB_WORKSPACE=str(student_ws))
+    number = registry.assignment(assignment).number
+    copied = subprocess.run(
+        [sys.executable, "-m", "aelab.course.cli", "solutions", number, "--yes"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert copied.returncode == 0, f"aelab solutions {number} --yes failed: {copied.stdout}{copied.stderr}"
+    nb_file = student_ws / workspace.SOLUTIONS_FOLDER / assignment / f"{assignment}.ipynb"
+    assert nb_file.exists(), f"aelab solutions did not copy {nb_file}: {copied.stdout}"
     reference = headless_outputs(nb_file)  # read before the browser overwrites it
-    rel = f"solutions/{assignment}/{assignment}.ipynb"
+    rel = f"{workspace.SOLUTIONS_FOLDER}/{assignment}/{assignment}.ipynb"
     t0 = time.monotonic()
     open_notebook(page, rel)
     try:
@@ -458,7 +612,7 @@ WIDGET_CHECK = [
 ]
 
 
-def test_progress_bar_renders_as_a_widget(page, course, out_dir):
+def test_progress_bar_renders_as_a_widget(page, student_ws, out_dir):
     """tqdm.auto (aelab.fit's bar) shows an ipywidgets progress bar, not text; figures show inline.
     (In fast mode the course notebooks switch their bars off, so this checks the bar on its own.)"""
     import nbformat
@@ -466,7 +620,7 @@ def test_progress_bar_renders_as_a_widget(page, course, out_dir):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(src) for src in WIDGET_CHECK]
-    folder = course / "browser_check"
+    folder = student_ws / "browser_check"
     folder.mkdir(exist_ok=True)
     nbformat.write(nb, folder / "widget_check.ipynb")
     open_notebook(page, "browser_check/widget_check.ipynb")
@@ -500,8 +654,10 @@ def test_progress_bar_renders_as_a_widget(page, course, out_dir):
         close_notebook(page)
 
 
-def test_formgrader_lists_the_four_assignments(page, server, out_dir):
-    """nbgrader's Formgrader, opened with its JupyterLab command, finds the course's assignments."""
+def test_formgrader_lists_the_four_assignments(instructor_page, out_dir):
+    """In the instructor's JupyterLab, nbgrader's Formgrader, opened with its JupyterLab command,
+    finds the course's assignments."""
+    page = instructor_page
     _wait(
         page,
         "() => window.jupyterapp.commands.hasCommand('nbgrader:open-formgrader')",

@@ -17,10 +17,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("aelab.course.doctor", "check the installation: versions, MNIST source, device"),
     "demo": ("aelab.course.demo", "a small end-to-end run: train a VAE, score clean and perturbed digits"),
     "build": ("aelab.course.build", "regenerate release/ and solutions/ from source/"),
-    "check": ("aelab.course.grading", "grade one notebook for self-study: what passed, what to fix"),
+    "lab": ("aelab.course.lab", "start JupyterLab on your workspace (--instructor: on the course), on 127.0.0.1"),
+    "workspace": ("aelab.course.workspace", "print where your workspace is ($AELAB_WORKSPACE, default ~/aelab-work)"),
+    "check": ("aelab.course.grading", "grade your notebook for self-study: what passed, what to fix"),
+    "reset": (
+        "aelab.course.workspace",
+        "put back the release's notebook in your workspace (your copy kept as a backup)",
+    ),
+    "solutions": (
+        "aelab.course.workspace",
+        "copy an assignment's worked solutions into your workspace, after you tried",
+    ),
     "grade": ("aelab.course.grading", "grade a class's submissions with nbgrader; write grades.csv"),
     "collect": ("aelab.course.lms", "unpack a Canvas or Moodle submissions zip into <student>/<assignment>/"),
-    "lab": ("aelab.course.lab", "start JupyterLab on the course, bound to 127.0.0.1"),
     "class": ("aelab.course.classroom", "set up and run a class on one machine with nbgrader's exchange"),
 }
 
@@ -57,7 +66,11 @@ def _grading(p: argparse.ArgumentParser, name: str) -> None:
     from .config import cell_timeout
 
     if name == "check":
-        p.add_argument("notebook", help="your notebook, e.g. release/03_mnist_outlier_lab/03_mnist_outlier_lab.ipynb")
+        p.add_argument(
+            "notebook",
+            metavar="ASSIGNMENT_OR_PATH",
+            help="an assignment (03_mnist_outlier_lab, or 03): your workspace's copy of it; or a notebook's path",
+        )
     else:
         p.add_argument(
             "submitted",
@@ -100,6 +113,11 @@ def _collect(p: argparse.ArgumentParser) -> None:
 
 def _lab(p: argparse.ArgumentParser) -> None:
     p.add_argument(
+        "--instructor",
+        action="store_true",
+        help="the instructor's view: the course directory as root, nbgrader's formgrader and the course's config",
+    )
+    p.add_argument(
         "--port", type=int, default=None, help="port on 127.0.0.1 (default: 8888 when free, else a free port)"
     )
     p.add_argument("--token", default=None, help="access token (default: a generated one)")
@@ -107,10 +125,29 @@ def _lab(p: argparse.ArgumentParser) -> None:
         "--root",
         type=Path,
         default=None,
-        help="folder JupyterLab shows (ServerApp.root_dir; default: the course directory)",
+        help="with --instructor: the folder JupyterLab shows (ServerApp.root_dir; default: the course directory)",
     )
     p.add_argument("--fast", action="store_true", help="AELAB_FAST=1 for every kernel: small data, few epochs")
     p.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for the server to answer")
+
+
+def _workspace(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--create", action="store_true", help="also make it from release/ now (copies missing files, replaces none)"
+    )
+
+
+def _reset(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "notebook",
+        metavar="NOTEBOOK",
+        help="an assignment (03_mnist_outlier_lab, or 03) or a notebook's path in your workspace",
+    )
+
+
+def _solutions(p: argparse.ArgumentParser) -> None:
+    p.add_argument("assignment", metavar="ASSIGNMENT", help="e.g. 03_mnist_outlier_lab, or 03")
+    p.add_argument("--yes", action="store_true", help="do not ask whether you tried the exercises first")
 
 
 def _class(parser: argparse.ArgumentParser) -> None:
@@ -167,6 +204,9 @@ OPTIONS = {
     "grade": lambda p: _grading(p, "grade"),
     "collect": _collect,
     "lab": _lab,
+    "workspace": _workspace,
+    "reset": _reset,
+    "solutions": _solutions,
     "class": _class,
 }
 

@@ -82,6 +82,20 @@ def run(args) -> int:
             )
     except Exception as exc:  # noqa: BLE001
         problems.append(f"no MNIST source works: {type(exc).__name__}: {exc}")
+    try:
+        from . import registry
+        from .workspace import WorkspaceError, workspace_dir
+
+        ws = workspace_dir()
+        have = [a for a in registry.names() if (ws / a / f"{a}.ipynb").is_file()]
+        state = (
+            f"{len(have)} of {len(registry.names())} assignments there"
+            if have
+            else "not made yet: `aelab lab` makes it from release/"
+        )
+        print(f"  workspace      {ws} ({state}; $AELAB_WORKSPACE)")
+    except WorkspaceError as exc:
+        problems.append(str(exc))
     if problems:
         print("\nProblems:")
         for p in problems:

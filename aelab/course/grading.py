@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -353,7 +354,16 @@ def format_check(outcome: Outcome) -> str:
 # ---------------------------------------------------------------------------------------------- CLI
 def run(args) -> int:
     if getattr(args, "notebook", None) is not None:
-        outcome = check_notebook(Path(args.notebook), timeout=args.timeout, job_timeout=args.job_timeout)
+        from .workspace import WorkspaceError, notebook_to_check
+
+        try:  # an assignment (03, 03_mnist_outlier_lab): the workspace's copy; else a path
+            path = notebook_to_check(args.notebook)
+            registry.assignment_of(path)  # a clear error for a notebook of no assignment
+        except (WorkspaceError, ValueError) as exc:
+            print(f"aelab check: {exc}", file=sys.stderr)
+            return 2
+        print(f"aelab check: {path}", flush=True)
+        outcome = check_notebook(path, timeout=args.timeout, job_timeout=args.job_timeout)
         print(format_check(outcome))
         return 0 if outcome.status == "graded" else 1
     import tempfile

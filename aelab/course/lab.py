@@ -1,19 +1,33 @@
-"""``aelab lab``: JupyterLab on the course, as students and instructors meet it.
+"""``aelab lab``: JupyterLab as students and instructors meet it.
 
-The server runs
+Two modes:
+
+- **student** (the default): the server's root is the student's workspace
+  (:mod:`aelab.course.workspace`, ``$AELAB_WORKSPACE``, default ``~/aelab-work``), made from
+  ``release/`` when files are missing there (a file that exists is never replaced). The rest of the
+  checkout (source/, solutions/, autograder/, the gradebook) is outside the root, so neither the
+  file browser nor the contents API nor ``files/`` URLs reach it. nbgrader's formgrader and
+  course-list server extensions are off (on the command line, so no user config turns them back
+  on), and so are its formgrader, create-assignment and course-list JupyterLab plugins (a
+  ``labconfig/page_config.json`` on ``JUPYTER_CONFIG_PATH`` for this server only); the assignment
+  list and validate button, which a classroom's students use, stay.
+- **instructor** (``--instructor``): the course directory is the root and the working directory,
+  so nbgrader (the formgrader, the assignment list inside JupyterLab) loads the course's
+  ``nbgrader_config.py``.
+
+In both, the server runs
 
 - bound to 127.0.0.1 with a token, never opening a browser itself;
-- with the course directory as its working directory, so nbgrader (the formgrader and the
-  assignment list inside JupyterLab) loads the course's ``nbgrader_config.py``;
 - with this environment's ``python3`` kernel: ``JUPYTER_PATH`` names this environment's
   ``share/jupyter`` first, so a ``python3`` kernelspec in the user's home cannot shadow it, and the
   kernelspec's ``python`` is resolved by jupyter_client to this interpreter;
-- with ``AELAB_FAST=1`` in the environment the kernels inherit when ``--fast`` is given.
+- with ``AELAB_FAST=1`` in the environment the kernels inherit when ``--fast`` is given;
+- until Ctrl-C, SIGTERM or SIGHUP, which stop JupyterLab (and its kernels) before ``aelab lab`` exits.
 
 From Python (the browser tests)::
 
-    with running_lab(root, port=free_port(), token="t", env=lab_env(fast=True)) as lab:
-        lab.url("lab/tree/release")  # http://127.0.0.1:PORT/lab/tree/release?token=t
+    with running_lab(workspace, student=True, port=free_port(), token="t", env=lab_env(fast=True)) as lab:
+        lab.url("lab/tree/03_mnist_outlier_lab")  # http://127.0.0.1:PORT/lab/tree/...?token=t
 """
 
 from __future__ import annotations
@@ -22,10 +36,12 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -84,7 +100,7 @@ def lab_env(fast: bool = False, base: dict | None = None) -> dict[str, str]:
 
 
 def server_argv(root: Path, port: int, token: str, extra: list[str] | None = None) -> list[str]:
-    """The ``jupyter lab`` command line (run it with the course directory as cwd)."""
+    """The ``jupyter lab`` command line (run it with the course directory, or the workspace, as cwd)."""
     return [
         sys.executable,
         "-m",
@@ -103,6 +119,41 @@ def server_argv(root: Path, port: int, token: str, extra: list[str] | None = Non
     ]
 
 
+# ------------------------------------------------------------------------------- the student's mode
+def student_disabled() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(server extensions, JupyterLab plugins) students do not get: the same lists as a class's
+    students (:mod:`aelab.course.classroom.users`): the formgrader, the course list, create-assignment."""
+    from .classroom.users import STUDENT_DISABLED_LAB_PLUGINS, STUDENT_DISABLED_SERVER_EXTENSIONS
+
+    return STUDENT_DISABLED_SERVER_EXTENSIONS, STUDENT_DISABLED_LAB_PLUGINS
+
+
+def student_args() -> list[str]:
+    """Command-line options that switch nbgrader's instructor server extensions off. The command
+    line wins over every config file (ServerApp keeps the extensions it was given and adds the
+    config files' others), so an instructor's own ``~/.jupyter`` cannot turn them back on here."""
+    extensions, _ = student_disabled()
+    return [f"--ServerApp.jpserver_extensions={name}=False" for name in extensions]
+
+
+def write_student_config(folder: Path) -> Path:
+    """``folder/labconfig/page_config.json`` disabling the instructor-only JupyterLab plugins; put
+    ``folder`` first on ``JUPYTER_CONFIG_PATH`` (it then outranks the environment's own settings)."""
+    _, plugins = student_disabled()
+    target = Path(folder) / "labconfig" / "page_config.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps({"disabledExtensions": {p: True for p in plugins}}, indent=1) + "\n")
+    return Path(folder)
+
+
+def _student_env(env: dict, config_folder: Path) -> dict:
+    env = dict(env)
+    parts = [p for p in env.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p]
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join([str(config_folder)] + parts)
+    return env
+
+
+# ------------------------------------------------------------------------------------------ server
 @dataclass
 class LabServer:
     """A running server: its process, where it answers and how to address it."""
@@ -114,6 +165,8 @@ class LabServer:
     token: str
     log_path: Path | None = None
     env: dict = field(default_factory=dict, repr=False)
+    student: bool = False
+    scratch: Path | None = None  # the student mode's private config folder, removed when stopped
 
     @property
     def base(self) -> str:
@@ -134,6 +187,14 @@ class LabServer:
         if self.log_path and self.log_path.exists():
             return self.log_path.read_text(errors="replace")
         return ""
+
+    def stop(self) -> None:
+        """Stop JupyterLab (its kernels too) and remove the scratch config."""
+        try:
+            _stop(self.process)
+        finally:
+            if self.scratch is not None:
+                shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def _wait_until_up(server: LabServer, timeout: float) -> None:
@@ -171,6 +232,75 @@ def _stop(process: subprocess.Popen, timeout: float = 20.0) -> None:
     process.wait(10)
 
 
+def _course_of(root: Path | None, env: dict | None) -> Path:
+    if (env or {}).get("AELAB_COURSE_DIR"):
+        return Path(env["AELAB_COURSE_DIR"]).resolve()
+    if root is not None and (Path(root) / "nbgrader_config.py").is_file():
+        return Path(root).resolve()  # a course directory of its own (e.g. a scratch copy)
+    return course_dir()
+
+
+def launch(
+    root: Path | None = None,
+    port: int | None = None,
+    token: str | None = None,
+    env: dict | None = None,
+    *,
+    course: Path | None = None,
+    student: bool = False,
+    stdout=None,
+    extra_args: list[str] | None = None,
+) -> LabServer:
+    """Start JupyterLab without waiting for it (``stdout``: a file, or None for this terminal).
+
+    Student mode: ``root`` is the workspace (default ``$AELAB_WORKSPACE``), the server's cwd, and
+    must not hold the course. Instructor mode: ``course`` (the nbgrader course directory, the
+    server's cwd) defaults to ``env``'s ``AELAB_COURSE_DIR``, else ``root`` when it holds an
+    ``nbgrader_config.py``, else this checkout; ``root`` defaults to the course, which must lie
+    inside it.
+    """
+    env = dict(env if env is not None else lab_env())
+    course = Path(course).resolve() if course is not None else _course_of(root, env)
+    scratch = None
+    if student:
+        from .workspace import check_location, workspace_dir
+
+        root = Path(root or workspace_dir()).resolve()
+        check_location(root, course)
+        cwd = root
+        scratch = write_student_config(Path(tempfile.mkdtemp(prefix="aelab-lab-student-")))
+        env = _student_env(env, scratch)
+        extra = student_args() + list(extra_args or [])
+    else:
+        root = Path(root or course).resolve()
+        try:
+            course.relative_to(root)
+        except ValueError:
+            raise ValueError(
+                f"the course directory {course} must lie inside the server's root {root}: "
+                "nbgrader's formgrader cannot work otherwise"
+            ) from None
+        env["AELAB_COURSE_DIR"] = str(course)  # nbgrader_config.py reads it
+        cwd = course
+        extra = list(extra_args or [])
+    port = port or free_port(DEFAULT_PORT)
+    token = token or secrets.token_hex(24)
+    try:
+        process = subprocess.Popen(
+            server_argv(root, port, token, extra),
+            cwd=cwd,
+            env=env,
+            stdout=stdout,
+            stderr=subprocess.STDOUT if stdout is not None else None,
+            stdin=subprocess.DEVNULL,
+        )
+    except BaseException:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return LabServer(process, root, course, port, token, None, env, student, scratch)
+
+
 def start_lab(
     root: Path | None = None,
     port: int | None = None,
@@ -178,54 +308,24 @@ def start_lab(
     env: dict | None = None,
     *,
     course: Path | None = None,
+    student: bool = False,
     log_path: Path | None = None,
     extra_args: list[str] | None = None,
     timeout: float = 90.0,
 ) -> LabServer:
-    """Start JupyterLab and wait (at most ``timeout`` s) until ``/api/status`` answers.
-
-    ``course`` (the nbgrader course directory, the server's cwd) defaults to ``env``'s
-    ``AELAB_COURSE_DIR``, else ``root`` when it holds an ``nbgrader_config.py``, else this checkout.
-    ``root`` (what JupyterLab shows) defaults to the course; the course must lie inside it.
-    """
-    if course is None:
-        if (env or {}).get("AELAB_COURSE_DIR"):
-            course = Path(env["AELAB_COURSE_DIR"])
-        elif root is not None and (Path(root) / "nbgrader_config.py").is_file():
-            course = Path(root)  # a course directory of its own (e.g. a scratch copy)
-        else:
-            course = course_dir()
-    course = Path(course).resolve()
-    root = Path(root or course).resolve()
-    try:
-        course.relative_to(root)
-    except ValueError:
-        raise ValueError(
-            f"the course directory {course} must lie inside the server's root {root}: "
-            "nbgrader's formgrader cannot work otherwise"
-        ) from None
-    port = port or free_port(DEFAULT_PORT)
-    token = token or secrets.token_hex(24)
-    env = dict(env if env is not None else lab_env())
-    env["AELAB_COURSE_DIR"] = str(course)  # nbgrader_config.py reads it
+    """Start JupyterLab (see :func:`launch`) and wait (at most ``timeout`` s) until
+    ``/api/status`` answers. Its output goes to ``log_path`` (or nowhere)."""
     out = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
     try:
-        process = subprocess.Popen(
-            server_argv(root, port, token, extra_args),
-            cwd=course,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+        server = launch(root, port, token, env, course=course, student=student, stdout=out, extra_args=extra_args)
     finally:
         if log_path:
             out.close()
-    server = LabServer(process, root, course, port, token, Path(log_path) if log_path else None, env)
+    server.log_path = Path(log_path) if log_path else None
     try:
         _wait_until_up(server, timeout)
     except BaseException:
-        _stop(process)
+        server.stop()
         raise
     return server
 
@@ -239,42 +339,118 @@ def running_lab(
     try:
         yield server
     finally:
-        _stop(server.process)
+        server.stop()
 
 
 # ---------------------------------------------------------------------------------------------- CLI
+class _Stopped(BaseException):
+    """SIGTERM or SIGHUP arrived: stop JupyterLab, then exit (like Ctrl-C)."""
+
+
+def _on_signal(signum, frame):  # a signal handler's signature
+    raise _Stopped(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def _signals_stop_the_server():
+    """SIGTERM and SIGHUP raise :class:`_Stopped` (Python's default would end this process and
+    leave JupyterLab running); the previous handlers come back afterwards."""
+    wanted = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None]
+    previous = {s: signal.signal(s, _on_signal) for s in wanted}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _stop_ignoring_signals(server: LabServer) -> None:
+    """Stop the server; further Ctrl-C/SIGTERM/SIGHUP meanwhile must not cut the shutdown short."""
+    wanted = [s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s]
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in wanted}
+    try:
+        server.stop()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _student_banner(server: LabServer, fast: bool, copied: list[Path]) -> list[str]:
+    ws = server.root
+    lines = [f"\naelab lab: JupyterLab on your workspace {ws}{' in fast mode' if fast else ''}"]
+    if copied:
+        lines.append(
+            f"    {len(copied)} file(s) copied from the course's release/ (files already there are never replaced)"
+        )
+    lines += [
+        f"    {server.url('lab')}",
+        "Work in the notebooks there; the course's commands never overwrite them.",
+        "    aelab check 03                 grade your copy of an assignment: what passed, what to fix",
+        "    aelab reset 03                 put back the release's notebook (your copy is kept as a backup)",
+        "    aelab solutions 03             the worked solutions, after you tried (asks first)",
+    ]
+    return lines
+
+
 def run(args) -> int:
     course = course_dir()
-    env = lab_env(fast=args.fast)
-    env.setdefault("AELAB_COURSE_DIR", str(course))
-    port = args.port or free_port(DEFAULT_PORT)
+    fast = args.fast
+    instructor = getattr(args, "instructor", False)
+    if args.root is not None and not instructor:
+        print(
+            "aelab lab: --root is for --instructor; the students' JupyterLab shows the workspace "
+            "($AELAB_WORKSPACE, default ~/aelab-work)",
+            file=sys.stderr,
+        )
+        return 2
     if args.port and not port_is_free(args.port):
         print(f"aelab lab: port {args.port} on {HOST} is in use", file=sys.stderr)
         return 1
-    token = args.token or secrets.token_hex(24)
-    root = (args.root or course).resolve()
-    # The server's output goes to this terminal; it logs its own URLs too.
-    process = None
-    try:
+    env = lab_env(fast=fast)
+    copied: list[Path] = []
+    root = None
+    if instructor:
+        env.setdefault("AELAB_COURSE_DIR", str(course))
+        root = (args.root or course).resolve()
         try:
             course.relative_to(root)
         except ValueError:
             print(f"aelab lab: the course directory {course} must lie inside --root {root}", file=sys.stderr)
             return 2
-        process = subprocess.Popen(server_argv(root, port, token), cwd=course, env=env, stdin=subprocess.DEVNULL)
-        server = LabServer(process, root, course, port, token, None, env)
+    else:
+        from .workspace import WorkspaceError, ensure_workspace, workspace_dir
+
         try:
-            _wait_until_up(server, args.timeout)
-        except (RuntimeError, TimeoutError) as exc:
+            root = workspace_dir()
+            copied = ensure_workspace(root, course)
+        except WorkspaceError as exc:
             print(f"aelab lab: {exc}", file=sys.stderr)
-            return 1
-        print(f"\naelab lab: JupyterLab on {root} (course {course}){' in fast mode' if args.fast else ''}")
-        print(f"    {server.url('lab')}")
-        print(f"    formgrader: {server.url('formgrader')}")
-        print("Stop with Ctrl-C.\n", flush=True)
-        return process.wait()
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        if process is not None:
-            _stop(process)
+            return 2
+    server = None
+    with _signals_stop_the_server():
+        try:
+            # The server's output goes to this terminal; it logs its own URLs too.
+            server = launch(root, args.port, args.token, env, course=course, student=not instructor)
+            try:
+                _wait_until_up(server, args.timeout)
+            except (RuntimeError, TimeoutError) as exc:
+                print(f"aelab lab: {exc}", file=sys.stderr)
+                return 1
+            if instructor:
+                lines = [
+                    f"\naelab lab --instructor: JupyterLab on {root} (course {course}){' in fast mode' if fast else ''}",
+                    f"    {server.url('lab')}",
+                    f"    formgrader: {server.url('formgrader')}",
+                ]
+            else:
+                lines = _student_banner(server, fast, copied)
+            print("\n".join(lines + ["Stop with Ctrl-C.\n"]), flush=True)
+            return server.process.wait()
+        except KeyboardInterrupt:
+            return 0
+        except _Stopped as exc:
+            print(f"\naelab lab: {exc.args[0]}: stopping JupyterLab", flush=True)
+            return 0
+        finally:
+            if server is not None:
+                _stop_ignoring_signals(server)
