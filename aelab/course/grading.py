@@ -251,6 +251,9 @@ def grade_class(
     ordered = [outcomes[s, a] for s in students for a in assignments]
     merged = merge_outcomes(read_report(out), ordered)
     write_grades(merged, out)
+    from .report import write_report
+
+    write_report(merged, out)
     if systems:
         lms.export(merged, out, systems, roster)
     return ordered
