@@ -92,4 +92,10 @@ def test_regrading_one_student_keeps_everyone_elses_rows_and_feedback(tmp_path):
     assert [(r["student"], r["status"]) for r in report] == [("ann", "graded"), ("bo", "graded"), ("cy", "missing")]
     assert ann_page.read_bytes() == ann_before, "another student's feedback changed"
     assert (out / "feedback" / "bo" / A / f"{A}.html").exists()
-    assert sorted(p.name for p in out.iterdir()) == ["feedback", "grades.csv", "report.html", "report.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "feedback",
+        "grades.csv",
+        "report.html",
+        "report.json",
+        "similarity.csv",
+    ]

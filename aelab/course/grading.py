@@ -251,9 +251,19 @@ def grade_class(
     ordered = [outcomes[s, a] for s in students for a in assignments]
     merged = merge_outcomes(read_report(out), ordered)
     write_grades(merged, out)
+    from . import similarity
     from .report import write_report
 
-    write_report(merged, out)
+    pairs = [p for p in similarity.read_similarity(out) if p.assignment not in assignments]
+    everyone = find_submissions(Path(submitted), assignments)[1]  # all students, also when regrading some
+    for a in assignments:
+        release = Path(root) / "release" / a / registry.assignment(a).notebook
+        release_bytes = release.read_bytes() if release.exists() else b"{}"
+        notebooks = {st: p.read_bytes() for (st, aa), p in everyone.items() if aa == a and p is not None}
+        exercises = [ex.name for ex in registry.assignment(a).exercises]
+        pairs += similarity.compare(notebooks, release_bytes, a, exercises)
+    similarity.write_similarity(pairs, out)
+    write_report(merged, out, pairs)
     if systems:
         lms.export(merged, out, systems, roster)
     return ordered

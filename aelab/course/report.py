@@ -19,6 +19,7 @@ from pathlib import Path
 __all__ = ["class_report", "write_report"]
 
 TOP_MESSAGES = 5
+TOP_PAIRS = 15
 
 
 def _png(fig) -> str:
@@ -55,8 +56,9 @@ def _table(header: list[str], rows: list[list[str]], numeric: set[int] = frozens
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def class_report(outcomes) -> str:
-    """The page, as HTML text, for ``outcomes`` (:class:`aelab.course.grading.Outcome` rows)."""
+def class_report(outcomes, pairs=()) -> str:
+    """The page, as HTML text, for ``outcomes`` (:class:`aelab.course.grading.Outcome` rows) and the
+    similarity ``pairs`` (:class:`aelab.course.similarity.Pair`)."""
     from . import registry
 
     esc = html.escape
@@ -174,14 +176,42 @@ def class_report(outcomes) -> str:
                 numeric={2},
             )
         )
+    parts.append("<h2>Similar answers (for a human look; no grade depends on them)</h2>")
+    from .similarity import THRESHOLD
+
+    top = [p for p in sorted(pairs, key=lambda p: -p.score) if p.score > 0][:TOP_PAIRS]
+    flagged = sum(1 for p in pairs if p.score >= THRESHOLD)
+    parts.append(
+        f"<p>{len(pairs)} pairs of answers compared per exercise (copydetect, winnowing); {flagged} at or above "
+        f"{THRESHOLD:g}, flagged. The top pairs:</p>"
+    )
+    parts.append(
+        _table(
+            ["student A", "student B", "assignment", "exercise", "score", ""],
+            [
+                [
+                    esc(p.student_a),
+                    esc(p.student_b),
+                    esc(p.assignment),
+                    esc(p.exercise),
+                    f"{p.score:.2f}",
+                    "flagged" if p.score >= THRESHOLD else "",
+                ]
+                for p in top
+            ],
+            numeric={4},
+        )
+        if top
+        else "<p>No two answers share code beyond the release's.</p>"
+    )
     parts.append("</body></html>")
     return "".join(parts)
 
 
-def write_report(outcomes, out: Path) -> Path:
+def write_report(outcomes, out: Path, pairs=()) -> Path:
     """Write ``out/report.html`` (whole, or not at all)."""
     path = Path(out) / "report.html"
     tmp = path.with_name(".report.html.tmp")
-    tmp.write_text(class_report(outcomes), encoding="utf-8")
+    tmp.write_text(class_report(outcomes, pairs), encoding="utf-8")
     tmp.replace(path)
     return path
