@@ -51,7 +51,7 @@ def call(fn, *args, name: str | None = None, what: str = "", **kwargs):
         if isinstance(arg, torch.nn.Module):
             problem = _model_change(snap, mode, arg)
             if problem:
-                fail(f"{name} {problem}{where}")
+                fail(f"{name}{where} {problem}")
         elif not _same(snap, arg):
             fail(f"{name} changed argument {i + 1} in place{where}; work on a copy instead")
     return result

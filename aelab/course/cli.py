@@ -90,6 +90,9 @@ def _grading(p: argparse.ArgumentParser, name: str) -> None:
         p.add_argument("--export", default=None, help="also write LMS gradebook files: canvas, moodle or canvas,moodle")
         p.add_argument("--roster", default=None, help="CSV mapping student_id to LMS ids, for --export")
         p.add_argument(
+            "--deadlines", default=None, help="TOML of due dates, late penalty and extensions (aelab.course.deadlines)"
+        )
+        p.add_argument(
             "--workers", type=int, default=min(2, os.cpu_count() or 1), help="parallel grading processes (default: 2)"
         )
     p.add_argument(

@@ -75,6 +75,9 @@ class Outcome:
     seconds: float = 0.0
     sandbox: str = ""
     log: str = ""
+    submitted_at: str = ""  # timestamp.txt, UTC
+    seconds_late: float = 0.0
+    late_penalty: float = 0.0
 
 
 def _max_score(root: Path, assignment: str) -> float:
@@ -157,6 +160,7 @@ def grade_class(
     students=None,
     export=None,
     roster: Path | None = None,
+    deadlines: Path | None = None,
     workers: int = 2,
     timeout: int | None = None,
     job_timeout: int = 900,
@@ -171,7 +175,8 @@ def grade_class(
     these student folders. Results merge into what ``out`` already holds: a regraded (student,
     assignment) replaces its own rows and feedback, every other row stays. ``export``: LMS gradebook
     files to write too (``"canvas,moodle"``: ``out/grades-canvas.csv``, ..., :mod:`aelab.course.lms`),
-    with the ids of the ``roster`` CSV."""
+    with the ids of the ``roster`` CSV. ``deadlines``: a TOML file of due dates, a late-penalty policy and
+    extensions (:mod:`aelab.course.deadlines`), applied by nbgrader's autograde."""
     from . import lms
     from .jobs import run_jobs
     from .record import feedback_html, gradebook_scores, record, scratch_course
@@ -179,6 +184,9 @@ def grade_class(
     root = course_root()
     systems = lms.parse_systems(export)  # bad names and rosters are refused before anything runs
     lms.read_roster(roster)
+    from .deadlines import Deadlines, read_deadlines
+
+    due = read_deadlines(deadlines) or Deadlines()
     mode = sandbox_mode(sandbox, allow_unsandboxed=allow_unsandboxed)
     if assignments:
         unknown = [a for a in assignments if a not in registry.names()]
@@ -229,8 +237,13 @@ def grade_class(
     if graded:
         course = scratch_course(root, sorted({a for _, a in graded}))
         try:
+            from .config import nbgrader_config
+
             names = {a: Path(registry.assignment(a).notebook).stem for a in assignments}
-            failures = record(course, graded, names, folders={k: found[k].parent for k in graded})
+            due.apply(f"sqlite:///{course / 'gradebook.db'}", list(graded))
+            cfg = nbgrader_config(course)
+            due.configure(cfg)
+            failures = record(course, graded, names, config=cfg, folders={k: found[k].parent for k in graded})
             html = feedback_html(course, [k for k in graded if k not in failures])
             scores = gradebook_scores(course, graded)
             for key, paths in html.items():
@@ -246,6 +259,13 @@ def grade_class(
                     if abs(scores[key]["score"] - o.score) > 1e-9:
                         o.flags.append(f"nbgrader recorded {scores[key]['score']:g}, the engine gave {o.score:g}")
                     o.score = scores[key]["score"]
+                    o.submitted_at = scores[key].get("timestamp", "")
+                    o.seconds_late = scores[key].get("seconds_late", 0.0)
+                    o.late_penalty = scores[key].get("penalty", 0.0)
+                    if o.seconds_late > 0:
+                        taken = f"{o.late_penalty:g} points taken" if o.late_penalty else "no penalty"
+                        o.flags.append(f"late by {o.seconds_late / 3600:.1f} h: {taken}")
+                        o.score = max(0.0, o.score - o.late_penalty)
         finally:
             shutil.rmtree(course, ignore_errors=True)
     ordered = [outcomes[s, a] for s in students for a in assignments]
@@ -415,6 +435,7 @@ def run(args) -> int:
             assignments=args.assignments,
             students=getattr(args, "students", None),
             export=getattr(args, "export", None),
+            deadlines=Path(args.deadlines) if getattr(args, "deadlines", None) else None,
             roster=Path(args.roster) if getattr(args, "roster", None) else None,
             workers=args.workers,
             timeout=args.timeout,

@@ -161,5 +161,12 @@ def gradebook_scores(course: Path, keys, db_url: str | None = None) -> dict[tupl
             except MissingEntry:
                 continue
             cells = {g.name: float(g.score) for nb in sub.notebooks for g in nb.grades if g.max_score}
-            out[student, assignment] = {"score": float(sub.score), "max_score": float(sub.max_score), "cells": cells}
+            out[student, assignment] = {
+                "score": float(sub.score),
+                "max_score": float(sub.max_score),
+                "cells": cells,
+                "timestamp": sub.timestamp.isoformat(sep=" ") if sub.timestamp else "",
+                "seconds_late": float(sub.total_seconds_late or 0.0),
+                "penalty": float(sub.late_submission_penalty or 0.0),
+            }
     return out
