@@ -210,14 +210,20 @@ def _aurocs(fn, scores, digits, held_out) -> dict[int, float]:
     )
     if not isinstance(result, dict):
         fail(f"{label} returned {type(result).__name__}; it must return a dict {{digit: AUROC}}")
-    out = {}
+    items = []
     for key, value in result.items():
         if isinstance(key, torch.Tensor) and key.numel() == 1:
             key = key.item()
         if isinstance(key, bool) or not isinstance(key, numbers.Integral):
             fail(f"{label} returned the key {key!r}; the keys must be the digits as ints")
-        out[int(key)] = as_scalar(value, f"{label}[{int(key)}]")
-    return out
+        items.append((int(key), value))
+    keys = sorted(k for k, _ in items)
+    if held_out in keys:  # before its value, which is often NaN (one class only)
+        fail(
+            f"{label} returned the keys {keys}; unexpected [{held_out}]: the held-out digit itself has none "
+            "(expected one entry for every digit present in digits except the held-out one)."
+        )
+    return {key: as_scalar(value, f"{label}[{key}]") for key, value in items}
 
 
 def _pair_counts(scores, digits, held_out) -> tuple[dict[int, float], dict[int, float]]:
@@ -230,6 +236,36 @@ def _pair_counts(scores, digits, held_out) -> tuple[dict[int, float], dict[int, 
         strict[k] = float((diff > 0).double().mean())
         lenient[k] = float((diff >= 0).double().mean())
     return strict, lenient
+
+
+def _overall_auroc(scores, digits, held_out) -> float:
+    """The AUROC of the held-out digit against all the other digits together."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score((digits == held_out).numpy(), scores.double().numpy()))
+
+
+def _thresholded(scores, digits, held_out) -> dict[int, np.ndarray]:
+    """Per normal digit k, the AUROC of the 0/1 predictions ``scores > t`` for every threshold t that
+    splits the scores (between two distinct values): (1 + TPR - FPR) / 2, one value per threshold."""
+    s, d = scores.double().numpy(), digits.numpy()
+    thresholds = np.unique(s)[:-1]
+    tpr = (s[d == held_out][None, :] > thresholds[:, None]).mean(1)
+    return {
+        k: (1 + tpr - (s[d == k][None, :] > thresholds[:, None]).mean(1)) / 2
+        for k in sorted(set(d.tolist()) - {held_out})
+    }
+
+
+def _looks_thresholded(got: dict[int, float], scores, digits, held_out) -> bool:
+    """True when one threshold turns the scores into 0/1 predictions whose AUROCs are ``got``."""
+    per_threshold = _thresholded(scores, digits, held_out)
+    if not per_threshold or not next(iter(per_threshold.values())).size:
+        return False
+    match = np.ones_like(next(iter(per_threshold.values())), dtype=bool)
+    for k, values in per_threshold.items():
+        match &= np.abs(values - got[k]) <= 1e-6
+    return bool(match.any())
 
 
 def _compare_aurocs(fn, scores, digits, held_out, what: str) -> None:
@@ -248,6 +284,7 @@ def _compare_aurocs(fn, scores, digits, held_out, what: str) -> None:
         hint = ""
         outside = [k for k in got if not 0.0 <= got[k] <= 1.0]
         strict, lenient = _pair_counts(scores, digits, held_out)
+        overall = _overall_auroc(scores, digits, held_out)
         if outside:
             k = outside[0]
             hint = (
@@ -256,6 +293,16 @@ def _compare_aurocs(fn, scores, digits, held_out, what: str) -> None:
             )
         elif all(abs(got[k] - (1 - want[k])) <= 1e-6 for k in wrong):
             hint = " The values look like 1 - AUROC: the held-out digit is the positive class (label 1)."
+        elif len({round(got[k], 9) for k in got}) == 1 and abs(next(iter(got.values())) - overall) <= 1e-6:
+            hint = (
+                " Every digit got the same value, the AUROC against all the other digits together: each entry "
+                "compares the held-out digit with that one digit only."
+            )
+        elif _looks_thresholded(got, scores, digits, held_out):
+            hint = (
+                " The values are the AUROCs of 0/1 predictions (the scores above one threshold), not of the "
+                "continuous scores: pass the scores themselves."
+            )
         elif len({round(got[k], 9) for k in got}) == 1 and len({round(v, 9) for v in want.values()}) > 1:
             hint = " Every digit got the same value: each entry compares the held-out digit with that one digit only."
         elif all(abs(got[k] - strict[k]) <= 1e-6 for k in wrong):

@@ -223,6 +223,13 @@ def au_pair_count(scores, digits, held_out):
     return out
 
 
+def au_held_out_nan(scores, digits, held_out):
+    """The held-out digit not skipped: sklearn gives NaN (and a warning) for its one-class pair."""
+    out = au_sklearn_loop(scores, digits, held_out)
+    out[held_out] = float("nan")
+    return out
+
+
 def au_ties_as_one(scores, digits, held_out):
     pos = scores[digits == held_out]
     return {
@@ -321,6 +328,7 @@ WRONG = {
         (au_threshold_half, {"values"}),
         (au_pair_count, {"values"}),
         (au_ties_as_one, {"ties"}),
+        (au_held_out_nan, {"keys"}),
     ],
 }
 
@@ -338,7 +346,7 @@ def test_messages_name_the_mistake():
     assert "in place" in message("lab04.anomaly_scores.values", as_train_mode)
     assert "1 - AUROC" in message("lab04.auroc_per_digit.values", au_inverted_labels)
     assert "same value" in message("lab04.auroc_per_digit.values", au_all_normals)
-    assert "thresholded" in message("lab04.auroc_per_digit.values", au_thresholded)
+    assert "0/1 predictions" in message("lab04.auroc_per_digit.values", au_thresholded)
 
 
 @pytest.mark.parametrize(
@@ -371,7 +379,11 @@ def test_anomaly_scores_messages_say_what_was_seen_and_expected(check, fn, words
         ("ties", au_ties_as_one, ["counted as 1", "counts one half"]),
         ("keys", au_includes_held_out, ["unexpected [0]", "the held-out digit itself has none"]),
         ("keys", au_all_ten, ["on images of the digits [2, 3, 7, 9]", "unexpected [0, 1, 4, 5, 6, 8]"]),
-        ("values", au_threshold_half, ["wrong values for the digits", "not thresholded 0/1 predictions"]),
+        ("values", au_threshold_half, ["wrong values for the digits", "AUROCs of 0/1 predictions"]),
+        ("ties", au_threshold_half, ["AUROCs of 0/1 predictions", "the scores above one threshold"]),
+        ("values", au_thresholded, ["AUROCs of 0/1 predictions"]),
+        ("values", au_all_normals, ["the AUROC against all the other digits together"]),
+        ("keys", au_held_out_nan, ["unexpected [0]", "the held-out digit itself has none"]),
     ],
     ids=lambda v: getattr(v, "__name__", None) if callable(v) else None,
 )
