@@ -22,6 +22,9 @@ __version__ = "0.1.0"
 
 # public name -> submodule that defines it
 _EXPORTS = {
+    # aelab.benchmark (the committed figures of bench/auroc.py, read from its JSON)
+    "BenchmarkResults": "benchmark",
+    "benchmark_results": "benchmark",
     # aelab.data
     "IrisData": "data",
     "LeaveOneDigitSplit": "data",

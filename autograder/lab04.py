@@ -60,10 +60,54 @@ def _images(n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 # ------------------------------------------------------------------------------ anomaly_scores
+def _shape_of(result) -> tuple[int, ...] | None:
+    """The shape of a tensor, array, number or nested list; None for anything else."""
+    if isinstance(result, (torch.Tensor, np.ndarray)):
+        return tuple(result.shape)
+    if isinstance(result, (bool, numbers.Number, np.generic)):
+        return ()
+    if isinstance(result, (list, tuple)):
+        try:
+            return tuple(np.shape(np.asarray([np.asarray(torch.as_tensor(r).detach()) for r in result])))
+        except Exception:  # noqa: BLE001 - not numbers: as_floats says so
+            return None
+    return None
+
+
+def _shape_hint(shape: tuple[int, ...], n: int) -> str:
+    """What a wrong shape of anomaly_scores' result usually means (never the values)."""
+    if shape == () and n == 1:
+        return (
+            " A batch of one image needs shape (1,), not a bare number: keep the batch axis "
+            "(a .squeeze() removes it when N is 1)."
+        )
+    if shape == ():
+        return (
+            " That is one number for the whole batch: average over each image's pixels only (the original "
+            "notebook's F.mse_loss(x, x_hat) averages over the batch too)."
+        )
+    if len(shape) >= 2 and shape[-2:] == (28, 28) and shape[0] != n:
+        return " That is an image, not one score per image: the mean was taken over the batch instead of the pixels."
+    if len(shape) >= 2 and shape[0] == n and shape[-2:] == (28, 28):
+        return " These are errors per pixel: take their mean over each image's pixels."
+    if len(shape) >= 2 and shape[0] == n and all(k == 1 for k in shape[1:]):
+        return f" Drop the extra axes of size 1: one number per image, shape ({n},)."
+    return ""
+
+
 def _scores(fn, model, x) -> np.ndarray:
+    n = x.shape[0]
     what = f"for x of shape {tuple(x.shape)}"
     result = call(fn, model, x.clone(), name="anomaly_scores", what=what)
-    return as_floats(result, x.shape[0], f"anomaly_scores {what}")
+    if result is None:
+        fail(f"anomaly_scores {what} returned None; expected a float tensor of shape ({n},) (is a `return` missing?)")
+    shape = _shape_of(result)
+    if shape is not None and shape != (n,):
+        fail(
+            f"anomaly_scores {what} returned shape {shape}; expected one score per image, shape ({n},)."
+            + _shape_hint(shape, n)
+        )
+    return as_floats(result, n, f"anomaly_scores {what}")
 
 
 def _diagnose(got: np.ndarray, want: np.ndarray, model, x) -> str:
@@ -80,7 +124,30 @@ def _diagnose(got: np.ndarray, want: np.ndarray, model, x) -> str:
         return " Your scores look like the root of the mean squared error; do not take a square root."
     if close(got, diff.mean(1).numpy(), rtol=RTOL, atol=ATOL):
         return " Your scores look like mean signed differences; square the differences first."
-    return " Check the error (squared difference between x and the reconstruction) and its mean over the pixels."
+    if close(got, (diff.mean(1) ** 2).numpy(), rtol=RTOL, atol=ATOL):
+        return (
+            " Your scores look like the square of each image's mean difference; square each pixel's "
+            "difference first, then take the mean."
+        )
+    spread = want.max() - want.min()
+    if spread > 0 and close(got, (want - want.min()) / spread, rtol=RTOL, atol=1e-4):
+        return (
+            " Your scores run from exactly 0 to exactly 1 over the batch: they look rescaled by the batch's "
+            "own smallest and largest error. Return the errors themselves; an image's score must not "
+            "depend on the other images."
+        )
+    ratio = got / want
+    if np.all(np.isfinite(ratio)) and np.allclose(ratio, np.median(ratio), rtol=1e-3) and abs(np.median(ratio)) > 0:
+        return (
+            f" Your scores are {float(np.median(ratio)):.4g} times the expected ones for every image: the "
+            "ranking is right but the scale is not. Compare x, with its pixels in [-1, 1] as given, with "
+            "the reconstruction, and average over the 784 pixels."
+        )
+    return (
+        " Check the error (squared difference between x and the reconstruction), its mean over the "
+        "pixels, and that the reconstruction comes from the `model` argument (not from a model of "
+        "your notebook)."
+    )
 
 
 @grader("anomaly_scores")
@@ -143,14 +210,62 @@ def _aurocs(fn, scores, digits, held_out) -> dict[int, float]:
     )
     if not isinstance(result, dict):
         fail(f"{label} returned {type(result).__name__}; it must return a dict {{digit: AUROC}}")
-    out = {}
+    items = []
     for key, value in result.items():
         if isinstance(key, torch.Tensor) and key.numel() == 1:
             key = key.item()
         if isinstance(key, bool) or not isinstance(key, numbers.Integral):
             fail(f"{label} returned the key {key!r}; the keys must be the digits as ints")
-        out[int(key)] = as_scalar(value, f"{label}[{int(key)}]")
-    return out
+        items.append((int(key), value))
+    keys = sorted(k for k, _ in items)
+    if held_out in keys:  # before its value, which is often NaN (one class only)
+        fail(
+            f"{label} returned the keys {keys}; unexpected [{held_out}]: the held-out digit itself has none "
+            "(expected one entry for every digit present in digits except the held-out one)."
+        )
+    return {key: as_scalar(value, f"{label}[{key}]") for key, value in items}
+
+
+def _pair_counts(scores, digits, held_out) -> tuple[dict[int, float], dict[int, float]]:
+    """Per normal digit, the share of (held-out, normal) pairs ranked right, ties counted 0 and counted 1."""
+    s, d = scores.double(), digits
+    pos = s[d == held_out]
+    strict, lenient = {}, {}
+    for k in sorted(set(d.tolist()) - {held_out}):
+        diff = pos[:, None] - s[d == k][None, :]
+        strict[k] = float((diff > 0).double().mean())
+        lenient[k] = float((diff >= 0).double().mean())
+    return strict, lenient
+
+
+def _overall_auroc(scores, digits, held_out) -> float:
+    """The AUROC of the held-out digit against all the other digits together."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score((digits == held_out).numpy(), scores.double().numpy()))
+
+
+def _thresholded(scores, digits, held_out) -> dict[int, np.ndarray]:
+    """Per normal digit k, the AUROC of the 0/1 predictions ``scores > t`` for every threshold t that
+    splits the scores (between two distinct values): (1 + TPR - FPR) / 2, one value per threshold."""
+    s, d = scores.double().numpy(), digits.numpy()
+    thresholds = np.unique(s)[:-1]
+    tpr = (s[d == held_out][None, :] > thresholds[:, None]).mean(1)
+    return {
+        k: (1 + tpr - (s[d == k][None, :] > thresholds[:, None]).mean(1)) / 2
+        for k in sorted(set(d.tolist()) - {held_out})
+    }
+
+
+def _looks_thresholded(got: dict[int, float], scores, digits, held_out) -> bool:
+    """True when one threshold turns the scores into 0/1 predictions whose AUROCs are ``got``."""
+    per_threshold = _thresholded(scores, digits, held_out)
+    if not per_threshold or not next(iter(per_threshold.values())).size:
+        return False
+    match = np.ones_like(next(iter(per_threshold.values())), dtype=bool)
+    for k, values in per_threshold.items():
+        match &= np.abs(values - got[k]) <= 1e-6
+    return bool(match.any())
 
 
 def _compare_aurocs(fn, scores, digits, held_out, what: str) -> None:
@@ -167,10 +282,33 @@ def _compare_aurocs(fn, scores, digits, held_out, what: str) -> None:
     wrong = [k for k in want if abs(got[k] - want[k]) > 1e-6]
     if wrong:
         hint = ""
-        if all(abs(got[k] - (1 - want[k])) <= 1e-6 for k in wrong):
+        outside = [k for k in got if not 0.0 <= got[k] <= 1.0]
+        strict, lenient = _pair_counts(scores, digits, held_out)
+        overall = _overall_auroc(scores, digits, held_out)
+        if outside:
+            k = outside[0]
+            hint = (
+                f" Some values lie outside [0, 1] (digit {k}: {got[k]:.4g}); an AUROC is a fraction of pairs "
+                "(a held-out image and a normal one), between 0 and 1."
+            )
+        elif all(abs(got[k] - (1 - want[k])) <= 1e-6 for k in wrong):
             hint = " The values look like 1 - AUROC: the held-out digit is the positive class (label 1)."
+        elif len({round(got[k], 9) for k in got}) == 1 and abs(next(iter(got.values())) - overall) <= 1e-6:
+            hint = (
+                " Every digit got the same value, the AUROC against all the other digits together: each entry "
+                "compares the held-out digit with that one digit only."
+            )
+        elif _looks_thresholded(got, scores, digits, held_out):
+            hint = (
+                " The values are the AUROCs of 0/1 predictions (the scores above one threshold), not of the "
+                "continuous scores: pass the scores themselves."
+            )
         elif len({round(got[k], 9) for k in got}) == 1 and len({round(v, 9) for v in want.values()}) > 1:
             hint = " Every digit got the same value: each entry compares the held-out digit with that one digit only."
+        elif all(abs(got[k] - strict[k]) <= 1e-6 for k in wrong):
+            hint = " Ties between a held-out image and a normal one look counted as 0; a tie counts one half."
+        elif all(abs(got[k] - lenient[k]) <= 1e-6 for k in wrong):
+            hint = " Ties between a held-out image and a normal one look counted as 1; a tie counts one half."
         fail(
             f"auroc_per_digit(..., held_out={held_out}) gives wrong values for the digits {wrong} on {what}."
             + (
@@ -189,9 +327,14 @@ def check_auroc_per_digit_keys(fn):
         got = _aurocs(fn, scores, digits, held_out)
         want = set(present) - {held_out}
         if set(got) != want:
+            missing, extra = sorted(want - set(got)), sorted(set(got) - want)
             fail(
                 f"auroc_per_digit(..., held_out={held_out}) on images of the digits {present} returned the "
-                f"keys {sorted(got)}; expected one entry for every digit present except the held-out one."
+                f"keys {sorted(got)}"
+                + (f"; missing {missing}" if missing else "")
+                + (f"; unexpected {extra}" if extra else "")
+                + ". Expected one entry for every digit present in digits except the held-out one"
+                + (" (the held-out digit itself has none)." if held_out in extra else ".")
             )
 
 

@@ -3,9 +3,10 @@
 For each held-out digit, the nine other digits of the training split train every method once per
 seed, and all ten digits of the test split are scored (label 1 for the held-out digit). Methods:
 
-* ``original``: seed 003's convolutional VAE (:class:`aelab.models.ConvVAE`) with its loss as written
+* ``original``: the convolutional VAE of the original leave-one-digit-out notebook (the course's
+  source document for lab 04; :class:`aelab.models.ConvVAE`) with its loss as written
   (``ConvVAE.seed_loss``), Adam 1e-4, batch 256, epochs capped for time; scored by the squared
-  reconstruction error (continuous scores, not the seed's thresholded 0/1 predictions).
+  reconstruction error (continuous scores, not the original's thresholded 0/1 predictions).
 * ``bvae_*``: the course's Bernoulli VAE on binarised digits (:class:`aelab.models.BernoulliVAE`), trained once and scored five
   ways: squared reconstruction error, reconstruction probability (An & Cho 2015), the negative
   ELBO, and the negative ELBO in bits minus the input's complexity (Serrà et al. 2020), measured
@@ -43,7 +44,10 @@ __all__ = [
 
 # method name -> (column label, description)
 METHODS: dict[str, tuple[str, str]] = {
-    "original": ("original", "seed 003 ConvVAE, its loss as written; squared reconstruction error"),
+    "original": (
+        "original",
+        "ConvVAE of the original notebook (lab 04), its loss as written; squared reconstruction error",
+    ),
     "bvae_mse": ("bvae mse", "BernoulliVAE; squared reconstruction error (decoded mean of q(z|x))"),
     "bvae_recon_prob": ("bvae rp", "BernoulliVAE; -reconstruction probability (An & Cho 2015)"),
     "bvae_neg_elbo": ("bvae -elbo", "BernoulliVAE; negative ELBO"),
@@ -142,7 +146,7 @@ def _score_bvae(model, split, seed: int, n_samples: int, png_cache: dict) -> dic
     }
 
 
-def _train_seed003(split, seed: int, epochs: int | None, fast: bool, device, progress: bool):
+def _train_original(split, seed: int, epochs: int | None, fast: bool, device, progress: bool):
     from aelab.data import to_conv_input
     from aelab.env import seed_everything
     from aelab.models import ConvVAE
@@ -164,12 +168,12 @@ def _train_seed003(split, seed: int, epochs: int | None, fast: bool, device, pro
         device=device,
         fused=True,
         progress=progress,
-        desc=f"seed-003 ConvVAE, digit {split.digit} held out",
+        desc=f"original ConvVAE, digit {split.digit} held out",
     )
     return model
 
 
-def _score_seed003(model, split) -> torch.Tensor:
+def _score_original(model, split) -> torch.Tensor:
     from aelab.data import to_conv_input
     from aelab.losses import reconstruction_term
     from aelab.scores import reconstruct
@@ -231,9 +235,9 @@ def _job(digit: int, seed: int, spec: dict) -> dict:
     with _deterministic(spec["threads"]):
         if "original" in methods:
             t0 = time.perf_counter()
-            model = _train_seed003(split, seed, epochs, fast, dev, False)
+            model = _train_original(split, seed, epochs, fast, dev, False)
             t1 = time.perf_counter()
-            scores["original"] = _score_seed003(model, split)
+            scores["original"] = _score_original(model, split)
             train_s["original"], score_s["original"] = t1 - t0, time.perf_counter() - t1
         wanted = [m for m in _BVAE if m in methods]
         if wanted:
@@ -527,7 +531,7 @@ def _cpu_count() -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="bench/auroc.py",
-        description="Leave-one-digit-out AUROC/AUPRC of the original conv VAE (seed 003), the course's "
+        description="Leave-one-digit-out AUROC/AUPRC of the original notebook's conv VAE (lab 04), the course's "
         "Bernoulli VAE, PCA and an IsolationForest.",
     )
     p.add_argument("--digits", type=int, nargs="+", default=list(range(10)), help="held-out digits (default 0..9)")

@@ -152,6 +152,48 @@ def as_signed(model, x):
     return (x - model(x)[0]).flatten(1).mean(1)
 
 
+def as_squeezed(model, x):
+    """.squeeze() at the end: a batch of one image gives a bare number, shape ()."""
+    return ((model(x)[0] - x) ** 2).flatten(1).mean(1).squeeze()
+
+
+def as_keepdim(model, x):
+    return ((model(x)[0] - x) ** 2).mean(dim=(1, 2, 3), keepdim=True).flatten(1)
+
+
+def as_per_pixel(model, x):
+    """The squared errors themselves, one per pixel."""
+    return (model(x)[0] - x) ** 2
+
+
+def as_no_return(model, x):
+    ((model(x)[0] - x) ** 2).flatten(1).mean(1)
+
+
+def as_square_of_mean(model, x):
+    return (model(x)[0] - x).flatten(1).mean(1) ** 2
+
+
+def as_rescaled_to_01(model, x):
+    """Both images mapped back to [0, 1] first: a quarter of the expected scores."""
+    return (((model(x)[0] + 1) / 2 - (x + 1) / 2) ** 2).flatten(1).mean(1)
+
+
+_NOTEBOOK_MODEL = []
+
+
+def as_notebook_model(model, x):
+    """Scores with a model of the notebook (a global), not the model it is given."""
+    import aelab
+
+    if not _NOTEBOOK_MODEL:
+        torch.manual_seed(123)
+        _NOTEBOOK_MODEL.append(aelab.ConvVAE(latent_dim=100).eval())
+    other = _NOTEBOOK_MODEL[0]
+    with torch.no_grad():
+        return ((other.decode(other.encode_params(x)[0]) - x) ** 2).flatten(1).mean(1)
+
+
 def au_thresholded(scores, digits, held_out):
     """The seed's pitfall: AUROC of 0/1 predictions (score above the median)."""
     from sklearn.metrics import roc_auc_score
@@ -162,6 +204,36 @@ def au_thresholded(scores, digits, held_out):
             (digits[(digits == held_out) | (digits == k)] == held_out).numpy(),
             pred[((digits == held_out) | (digits == k)).numpy()],
         )
+        for k in set(digits.tolist()) - {held_out}
+    }
+
+
+def au_threshold_half(scores, digits, held_out):
+    """AUROC of 0/1 predictions at a fixed threshold: passes the notebook's small visible checks."""
+    return au_sklearn_loop((scores > 0.5).double(), digits, held_out)
+
+
+def au_pair_count(scores, digits, held_out):
+    """The count of correctly ordered pairs (ties one half), not divided by the number of pairs."""
+    pos = scores[digits == held_out]
+    out = {}
+    for k in set(digits.tolist()) - {held_out}:
+        diff = pos[:, None] - scores[digits == k][None, :]
+        out[k] = float((diff > 0).sum() + 0.5 * (diff == 0).sum())
+    return out
+
+
+def au_held_out_nan(scores, digits, held_out):
+    """The held-out digit not skipped: sklearn gives NaN (and a warning) for its one-class pair."""
+    out = au_sklearn_loop(scores, digits, held_out)
+    out[held_out] = float("nan")
+    return out
+
+
+def au_ties_as_one(scores, digits, held_out):
+    pos = scores[digits == held_out]
+    return {
+        k: float((pos[:, None] >= scores[digits == k][None, :]).double().mean())
         for k in set(digits.tolist()) - {held_out}
     }
 
@@ -236,6 +308,13 @@ WRONG = {
         (as_train_mode, {"values", "batch_independent"}),
         (as_batch_normalised, {"values", "batch_independent"}),
         (as_signed, {"values"}),
+        (as_squeezed, {"shape"}),
+        (as_keepdim, {"shape"}),
+        (as_per_pixel, {"shape"}),
+        (as_no_return, {"shape"}),
+        (as_square_of_mean, {"values"}),
+        (as_rescaled_to_01, {"values"}),
+        (as_notebook_model, {"values"}),
     ],
     "auroc_per_digit": [
         (au_thresholded, {"values"}),
@@ -246,6 +325,10 @@ WRONG = {
         (au_all_ten, {"keys"}),
         (au_string_keys, {"keys"}),
         (au_accuracy, {"values"}),
+        (au_threshold_half, {"values"}),
+        (au_pair_count, {"values"}),
+        (au_ties_as_one, {"ties"}),
+        (au_held_out_nan, {"keys"}),
     ],
 }
 
@@ -263,7 +346,51 @@ def test_messages_name_the_mistake():
     assert "left the model in training mode" in message("lab04.anomaly_scores.values", as_train_mode)
     assert "1 - AUROC" in message("lab04.auroc_per_digit.values", au_inverted_labels)
     assert "same value" in message("lab04.auroc_per_digit.values", au_all_normals)
-    assert "thresholded" in message("lab04.auroc_per_digit.values", au_thresholded)
+    assert "0/1 predictions" in message("lab04.auroc_per_digit.values", au_thresholded)
+
+
+@pytest.mark.parametrize(
+    "check, fn, words",
+    [
+        ("shape", as_seed_scalar, ["returned shape ()", "expected one score per image, shape (8,)", "F.mse_loss"]),
+        ("shape", as_squeezed, ["x of shape (1, 1, 28, 28)", "returned shape ()", "shape (1,)", ".squeeze()"]),
+        ("shape", as_batch_axis, ["returned shape (1, 28, 28)", "over the batch instead of the pixels"]),
+        ("shape", as_keepdim, ["returned shape (8, 1)", "extra axes of size 1"]),
+        ("shape", as_per_pixel, ["returned shape (8, 1, 28, 28)", "errors per pixel"]),
+        ("shape", as_no_return, ["returned None", "shape (8,)", "`return` missing"]),
+        ("values", as_square_of_mean, ["wrong values for 48 test images", "square of each image's mean difference"]),
+        ("values", as_rescaled_to_01, ["0.25 times the expected ones", "pixels in [-1, 1]"]),
+        ("values", as_batch_normalised, ["from exactly 0 to exactly 1", "must not depend on the other images"]),
+        ("values", as_notebook_model, ["largest relative difference", "the `model` argument"]),
+    ],
+    ids=lambda v: getattr(v, "__name__", None) if callable(v) else None,
+)
+def test_anomaly_scores_messages_say_what_was_seen_and_expected(check, fn, words):
+    text = message(f"lab04.anomaly_scores.{check}", fn)
+    for w in words:
+        assert w in text, (w, text)
+
+
+@pytest.mark.parametrize(
+    "check, fn, words",
+    [
+        ("values", au_pair_count, ["outside [0, 1]", "a fraction of pairs"]),
+        ("ties", au_strict, ["counted as 0", "counts one half"]),
+        ("ties", au_ties_as_one, ["counted as 1", "counts one half"]),
+        ("keys", au_includes_held_out, ["unexpected [0]", "the held-out digit itself has none"]),
+        ("keys", au_all_ten, ["on images of the digits [2, 3, 7, 9]", "unexpected [0, 1, 4, 5, 6, 8]"]),
+        ("values", au_threshold_half, ["wrong values for the digits", "AUROCs of 0/1 predictions"]),
+        ("ties", au_threshold_half, ["AUROCs of 0/1 predictions", "the scores above one threshold"]),
+        ("values", au_thresholded, ["AUROCs of 0/1 predictions"]),
+        ("values", au_all_normals, ["the AUROC against all the other digits together"]),
+        ("keys", au_held_out_nan, ["unexpected [0]", "the held-out digit itself has none"]),
+    ],
+    ids=lambda v: getattr(v, "__name__", None) if callable(v) else None,
+)
+def test_auroc_per_digit_messages_say_what_was_seen_and_expected(check, fn, words):
+    text = message(f"lab04.auroc_per_digit.{check}", fn)
+    for w in words:
+        assert w in text, (w, text)
 
 
 # ============================================================================ quiet and fast
