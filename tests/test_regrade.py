@@ -63,6 +63,16 @@ def test_unknown_students_and_assignments_are_refused(tmp_path):
         grading.grade_class(tmp_path, tmp_path / "out", assignments=["99_nope"], allow_unsandboxed=True)
 
 
+def test_an_empty_class_writes_valid_files_that_say_so(tmp_path):
+    (tmp_path / "submitted").mkdir()
+    said = []
+    assert grading.grade_class(tmp_path / "submitted", tmp_path / "out", allow_unsandboxed=True, log=said.append) == []
+    assert "nothing to grade" in said[0]
+    assert (tmp_path / "out" / "grades.csv").read_text() == "student,assignment,score,max_score\n"
+    assert json.loads((tmp_path / "out" / "report.json").read_text()) == []
+    assert "No submissions were graded" in (tmp_path / "out" / "report.html").read_text()
+
+
 @pytest.mark.slow
 @pytest.mark.notebook
 def test_regrading_one_student_keeps_everyone_elses_rows_and_feedback(tmp_path):

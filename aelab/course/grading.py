@@ -194,16 +194,20 @@ def grade_class(
             raise ValueError(f"--assignments: {', '.join(unknown)} not in the course ({', '.join(registry.names())})")
     elif Path(submitted).is_dir():
         assignments = present_assignments(Path(submitted))
-        if not assignments:
-            raise ValueError(
-                f"no assignment folders in {submitted} (expected <student>/<assignment>/<notebook>.ipynb, "
-                f"assignments: {', '.join(registry.names())})"
-            )
-    assignments = list(assignments or registry.names())
-    students, found = find_submissions(Path(submitted), assignments, students)
-    if not students:
-        raise ValueError(f"no student folders in {submitted} (expected <student>/<assignment>/<notebook>.ipynb)")
+    students, found = find_submissions(Path(submitted), list(assignments or []), students)
     out = Path(out)
+    if not students or not assignments:
+        log(
+            f"aelab grade: nothing to grade in {submitted}: no <student>/<assignment>/ folders (assignments: "
+            f"{', '.join(registry.names())}); {out} holds what it held before, and a report that says so"
+        )
+        kept = read_report(out)
+        write_grades(kept, out)
+        from .report import write_report
+
+        write_report(kept, out)
+        return []
+    assignments = list(assignments)
     out.mkdir(parents=True, exist_ok=True)
     sources = {a: registry.assignment(a).source_path(root).read_bytes() for a in assignments}
     outcomes: dict[tuple[str, str], Outcome] = {}
