@@ -341,7 +341,7 @@ def test_failure_messages_do_not_leak_expected_values():
         ("shape", bvl_log_of_log_var, ["NaN or inf", "already a logarithm"]),
         ("shape", bvl_batch_mean, ["returned one number", "a batch of 6 samples", "shape (6,)"]),
         ("shape", bvl_squeezed, ["returned shape () for a batch of 1", "shape (1,)"]),
-        ("shape", bvl_in_place, ["in place", "work on a copy"]),
+        ("shape", bvl_in_place, ["changed its argument log_var (argument 4) in place", "work on a copy"]),
         ("shape", bvl_no_return, ["returned None"]),
     ],
     ids=lambda v: getattr(v, "__name__", None) if callable(v) else None,
@@ -389,7 +389,8 @@ def test_beta_vae_loss_messages_name_the_wrong_term_only():
             WRONG_NS["own_min_max"],
             ["NaN or inf", "arguments min_err and max_err"],
         ),
-        ("lab01.normalized_scores.values", WRONG_NS["in_place"], ["in place"]),
+        ("lab01.normalized_scores.values", WRONG_NS["in_place"], ["changed its argument errors (argument 1) in place"]),
+        ("lab01.reconstruction_error.mse", _wrong(lambda x, xh, k: (xh.sub_(x) ** 2).flatten(1).mean(1)), ["x_hat"]),
     ],
 )
 def test_messages_of_the_other_exercises(check_id, fn, words):
