@@ -21,6 +21,26 @@ def _t(x) -> torch.Tensor:
 
 
 # ---- lab01
+def kl_log_var(mu, log_var) -> torch.Tensor:
+    """KL(N(mu, diag sigma^2) || N(0, I)) per sample with the lecture notes' log_var = log sigma^2.
+
+    0.5 * sum_j (exp(log_var_j) + mu_j^2 - 1 - log_var_j), summed over the latent dimension.
+    (N, d) x2 -> (N,).
+    """
+    mu, log_var = _t(mu), _t(log_var)
+    return 0.5 * (log_var.exp() - log_var + mu.pow(2) - 1).sum(dim=-1)
+
+
+def beta_vae_loss(x, x_hat, mu, log_var, beta=1.0) -> torch.Tensor:
+    """Per-sample beta-VAE loss: the squared error summed over the features plus beta times the
+    KL divergence of q(z|x) = N(mu, diag exp(log_var)) from N(0, I), summed over the latent dimension.
+
+    x, x_hat: (N, D); mu, log_var: (N, d); beta: a number >= 0. Returns (N,).
+    """
+    squared_error = (_t(x) - _t(x_hat)).pow(2).sum(dim=-1)
+    return squared_error + float(beta) * kl_log_var(mu, log_var)
+
+
 RECON_KINDS = ("mse", "l1", "bce")
 
 
@@ -44,7 +64,7 @@ def reconstruction_error(x, x_hat, kind: str = "mse") -> torch.Tensor:
 
 
 def normalized_scores(errors, min_err, max_err) -> torch.Tensor:
-    """Seed 004's min-max normalisation (errors - min_err) / (max_err - min_err), no clipping. (N,) -> (N,)."""
+    """The blog post's min-max normalisation (errors - min_err) / (max_err - min_err), no clipping. (N,) -> (N,)."""
     errors = _t(errors)
     lo, hi = float(min_err), float(max_err)
     return (errors - lo) / (hi - lo)

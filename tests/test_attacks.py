@@ -28,9 +28,10 @@ A = "01_autoencoder_basics"
 SOURCE = ROOT / "source" / A / f"{A}.ipynb"
 RELEASE = ROOT / "release" / A / f"{A}.ipynb"
 CELL_TIMEOUT = 20
-FUNCTIONS = ("reconstruction_error", "normalized_scores")
+FUNCTIONS = ("beta_vae_loss", "reconstruction_error", "normalized_scores")  # in notebook order
 
 WRONG = {
+    "beta_vae_loss": "def beta_vae_loss(x, x_hat, mu, log_var, beta=1.0):\n    return torch.zeros(len(x))\n",
     "reconstruction_error": "def reconstruction_error(x, x_hat, kind='mse'):\n    return torch.zeros(len(x))\n",
     "normalized_scores": "def normalized_scores(errors, min_err, max_err):\n    return errors * 0.0\n",
 }

@@ -517,6 +517,8 @@ def run_job(spec: JobSpec) -> JobResult:
                     conn.close()
                     del waiting[conn]
             for key, _ in events:
+                if key.data != "accept" and key.fileobj.fileno() < 0:
+                    continue  # a silent connection closed above, after select() listed it
                 if key.data == "accept":
                     conn, _ = server.accept()
                     if len(waiting) >= MAX_WAITING:  # the oldest silent one goes: the newest may be a cell's

@@ -78,6 +78,7 @@ ASSIGNMENTS: tuple[Assignment, ...] = (
         "lab01",
         "Autoencoder basics",
         (
+            _ex("beta_vae_loss", "shape", "reconstruction", "kl", "beta"),
             _ex("reconstruction_error", "shape", "mse", "l1", "bce", "unknown_kind"),
             _ex("normalized_scores", "values", "training_range", "edge_cases"),
         ),
