@@ -67,10 +67,7 @@ def _tensor(result, name: str, shape) -> torch.Tensor:
             "operations, so that gradients can flow through it during training"
         )
     if tuple(result.shape) != tuple(shape):
-        fail(
-            f"{name} returned shape {tuple(result.shape)} for inputs of shape {tuple(shape)}; "
-            f"it must return shape {tuple(shape)}"
-        )
+        fail(f"{name} returned shape {tuple(result.shape)}; it must return shape {tuple(shape)}")
     if not result.is_floating_point():
         fail(f"{name} returned dtype {result.dtype}; it must return floating-point values")
     bad = int((~torch.isfinite(result.detach())).sum())
@@ -293,7 +290,7 @@ def check_kl_divergence_gradients(fn):
         params=("mu", "log_sigma"),
         what="for mu and log_sigma that require gradients",
     )
-    kl = _tensor(result, "kl_divergence", (5,))
+    kl = _tensor(result, "kl_divergence for mu and log_sigma of shape (5, 3)", (5,))
     if not kl.requires_grad:
         fail("kl_divergence returned values without gradients: use torch operations (it is part of the training loss)")
     kl.sum().backward()
@@ -307,10 +304,18 @@ def check_kl_divergence_gradients(fn):
     ok_ls = close(log_sigma.grad.double().numpy(), (torch.exp(2 * ls0.double()) - 1).numpy(), rtol=1e-3, atol=1e-5)
     if not (ok_mu and ok_ls):
         wrong = " and ".join(n for n, ok in (("mu", ok_mu), ("log_sigma", ok_ls)) if not ok)
+        values_ok = close(
+            kl.detach().double().numpy(), ref.kl_divergence(mu0.double(), ls0.double()).numpy(), rtol=RTOL, atol=ATOL
+        )
+        why = (
+            "The values are right, so part of the formula is computed from a detached copy (.detach(), .item(), "
+            "numpy) or from a constant where the tensor belongs."
+            if values_ok
+            else "The values are wrong too: fix the formula first (see the values check)."
+        )
         fail(
             f"the gradient of kl_divergence(...).sum() with respect to {wrong} does not match the derivative of the "
-            "task's formula, although the values may be right: is part of the formula computed from a detached "
-            "copy (.detach(), .item(), numpy) or with a constant where the tensor belongs?"
+            f"task's formula. {why}"
         )
 
 

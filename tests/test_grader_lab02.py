@@ -207,7 +207,8 @@ def test_messages_say_what_was_seen_and_what_was_expected():
     assert "in place" in message("lab02.kl_divergence.shape", WRONG_KL["in_place"])
     assert "in place" in message("lab02.latent_log_density.shape", WRONG_LLD["in_place"])
     msg = message("lab02.kl_divergence.gradients", WRONG_KL["detached_sigma"])
-    assert "with respect to log_sigma" in msg and "mu and" not in msg
+    assert "with respect to log_sigma" in msg and "mu and" not in msg and "values are right" in msg
+    assert "values are wrong too" in message("lab02.kl_divergence.gradients", WRONG_KL["log_variance_formula"])
     assert "0.5 per latent dimension" in message("lab02.kl_divergence.values", WRONG_KL["missing_minus_one"])
     assert "divided by the batch size" in message("lab02.kl_divergence.values", WRONG_KL["divided_by_batch"])
     assert "returned shape (6, 1)" in message("lab02.kl_divergence.shape", WRONG_KL["keepdim"])
