@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from . import reference as ref
-from ._common import as_floats, call, close, fail
+from ._common import as_floats, close, fail
+from ._inplace import call_named
 from .core import grader
 
 RTOL = ATOL = 1e-4
@@ -40,6 +41,18 @@ LIBRARY_ANSWERS = {
 }
 
 
+def _few(values, limit: int = 4) -> str:
+    """The first few of the learner's own values, for a message."""
+    flat = np.asarray(values.detach().cpu() if isinstance(values, torch.Tensor) else values, dtype=float).reshape(-1)
+    return "[" + ", ".join(f"{v:.4g}" for v in flat[:limit]) + (", ...]" if flat.size > limit else "]")
+
+
+def _relative(got, want) -> str:
+    """The largest relative difference, as a percentage."""
+    pct = 100 * float(np.max(np.abs(got - want) / np.maximum(np.abs(want), 1e-6)))
+    return f"{pct:.3g} %" if pct < 1000 else f"{pct:,.0f} %"
+
+
 def _params(shape, seed: int, *, mu_scale: float = 1.5, ls_low: float = -1.5, ls_high: float = 1.0):
     gen = torch.Generator().manual_seed(seed)
     mu = torch.randn(shape, generator=gen) * mu_scale
@@ -54,20 +67,18 @@ def _tensor(result, name: str, shape) -> torch.Tensor:
             "operations, so that gradients can flow through it during training"
         )
     if tuple(result.shape) != tuple(shape):
-        fail(
-            f"{name} returned shape {tuple(result.shape)} for inputs of shape {tuple(shape)}; "
-            f"it must return shape {tuple(shape)}"
-        )
+        fail(f"{name} returned shape {tuple(result.shape)}; it must return shape {tuple(shape)}")
     if not result.is_floating_point():
         fail(f"{name} returned dtype {result.dtype}; it must return floating-point values")
-    if not bool(torch.isfinite(result).all()):
-        fail(f"{name} returned NaN or inf values")
+    bad = int((~torch.isfinite(result.detach())).sum())
+    if bad:
+        fail(f"{name} returned {bad} NaN or infinite value(s) out of {result.numel()}; expected finite numbers")
     return result
 
 
 # ------------------------------------------------------------------------ reparameterize
 def _z(fn, mu, log_sigma, what: str) -> torch.Tensor:
-    result = call(fn, mu, log_sigma, name="reparameterize", what=what)
+    result = call_named(fn, mu, log_sigma, name="reparameterize", params=("mu", "log_sigma"), what=what)
     return _tensor(result, f"reparameterize {what}", mu.shape)
 
 
@@ -93,17 +104,30 @@ def check_reparameterize_statistics(fn):
     std = z.std(0)
     for j in range(len(mu_row)):
         label = f"mu = {float(mu_row[j]):g}, log_sigma = {float(ls_row[j]):g}"
-        if abs(float(mean[j] - mu_row[j])) > 5 * float(sigma[j]) / math.sqrt(n) + 1e-3:
+        if float(std[j]) < 1e-6:
+            fail(
+                f"reparameterize: over {n} draws with {label}, z takes one value ({float(mean[j]):.3f}) in every "
+                "draw; expected draws spread around mu with standard deviation exp(log_sigma): add the noise "
+                "exp(log_sigma) * eps, with eps drawn afresh for every element (mu's full shape (N, D))"
+            )
+        # the mean's tolerance uses the larger of the spreads seen and expected, so that a wrong spread is
+        # reported as such (below) rather than as an off-centre mean
+        if abs(float(mean[j] - mu_row[j])) > 5 * max(float(sigma[j]), float(std[j])) / math.sqrt(n) + 1e-3:
             fail(
                 f"reparameterize: over {n} draws with {label}, the mean of z is {float(mean[j]):.3f}; "
-                "z must be centred on mu (is eps drawn from a standard normal distribution?)"
+                "expected about mu: z must be centred on mu (is eps drawn from a standard normal distribution?)"
             )
         ratio = float(std[j] / sigma[j])
         if abs(ratio - 1) > 0.04:
+            hint = ""
+            if abs(float(std[j]) - abs(float(ls_row[j]))) < 0.04 * abs(float(ls_row[j])):
+                hint = " It is |log_sigma|: sigma = exp(log_sigma), is the exponential missing?"
+            if abs(float(std[j]) - math.exp(float(ls_row[j]) / 2)) < 0.04 * math.exp(float(ls_row[j]) / 2):
+                hint = " It is exp(log_sigma / 2): log_sigma was read as a log-variance."
             fail(
                 f"reparameterize: over {n} draws with {label}, the standard deviation of z is "
-                f"{float(std[j]):.3f}, which is not sigma. Read log_sigma as log σ (not log σ²) and "
-                "check how sigma is computed from it."
+                f"{float(std[j]):.3f}; expected about sigma = exp(log_sigma). Read log_sigma as log σ "
+                f"(not log σ²) and check how sigma is computed from it.{hint}"
             )
         inside = float(((z[:, j] - mu_row[j]).abs() < sigma[j]).double().mean())
         if abs(inside - 0.6827) > 0.02:
@@ -129,15 +153,26 @@ def check_reparameterize_gradients(fn):
         z.sum().backward()
     except Exception as exc:  # noqa: BLE001
         fail(f"backpropagating through reparameterize's z failed: {type(exc).__name__}: {exc}")
-    if mu.grad is None or log_sigma.grad is None:
-        fail("after backpropagation through z, mu or log_sigma has no gradient; z must depend on both")
-    if not close(mu.grad.numpy(), np.ones(mu.shape), rtol=RTOL, atol=1e-5):
-        fail("the gradient of z with respect to mu is not 1: z must be mu plus the scaled noise")
-    want = (z.detach() - mu0).double().numpy()
-    if not close(log_sigma.grad.double().numpy(), want, rtol=1e-3, atol=1e-5):
+    missing = [name for name, t in (("mu", mu), ("log_sigma", log_sigma)) if t.grad is None]
+    if missing:
         fail(
-            "the gradient of z with respect to log_sigma does not match z = mu + exp(log_sigma) * eps; "
-            "read log_sigma as log σ (not log σ²)"
+            f"after backpropagation through z, {' and '.join(missing)} got no gradient; expected gradients for "
+            "both mu and log_sigma (z must depend on both)"
+        )
+    if not close(mu.grad.numpy(), np.ones(mu.shape), rtol=RTOL, atol=1e-5):
+        fail(
+            f"the gradient of z.sum() with respect to mu is {_few(mu.grad)}; expected 1 everywhere: z must be "
+            "mu plus the scaled noise"
+        )
+    want = (z.detach() - mu0).double().numpy()
+    got = log_sigma.grad.double().numpy()
+    if not close(got, want, rtol=1e-3, atol=1e-5):
+        hint = ""
+        if close(got, 0.5 * want, rtol=1e-3, atol=1e-5):
+            hint = " Yours is half of z - mu: log_sigma was read as a log-variance."
+        fail(
+            "the gradient of z.sum() with respect to log_sigma is not z - mu = exp(log_sigma) * eps, as it must "
+            f"be for z = mu + exp(log_sigma) * eps; read log_sigma as log σ (not log σ²).{hint}"
         )
 
 
@@ -168,7 +203,7 @@ def check_reparameterize_stochastic(fn):
 
 # ------------------------------------------------------------------------ kl_divergence
 def _kl(fn, mu, log_sigma, what: str):
-    result = call(fn, mu, log_sigma, name="kl_divergence", what=what)
+    result = call_named(fn, mu, log_sigma, name="kl_divergence", params=("mu", "log_sigma"), what=what)
     return as_floats(result, mu.shape[0], f"kl_divergence {what}")
 
 
@@ -183,7 +218,15 @@ def _kl_hint(got, mu, log_sigma) -> str:
         return " Your values have the wrong sign: a KL divergence is never negative."
     if close(got, want / mu.shape[1], rtol=RTOL, atol=ATOL):
         return " Your values look averaged over the latent dimension; the task sums over it."
-    return " Check the formula in the task text."
+    if close(got, want + 0.5 * mu.shape[1], rtol=RTOL, atol=ATOL) or close(
+        got, want - 0.5 * mu.shape[1], rtol=RTOL, atol=ATOL
+    ):
+        return " Your values are off by 0.5 per latent dimension: compare the constant term with the task's formula."
+    if np.ptp(got) < 1e-9 and np.ptp(want) > 1e-3:
+        return " Every sample got the same value: is the KL averaged over the batch before it is returned?"
+    if close(got, want / mu.shape[0], rtol=RTOL, atol=ATOL):
+        return " Your values look divided by the batch size; the task asks for each sample's own KL."
+    return " Compare your formula with the task's term by term."
 
 
 @grader("kl_divergence")
@@ -202,7 +245,10 @@ def check_kl_divergence_values(fn):
         got = _kl(fn, mu, log_sigma, f"for mu of shape {shape}")
         want = ref.kl_divergence(mu.double(), log_sigma.double()).numpy()
         if not close(got, want, rtol=RTOL, atol=ATOL):
-            fail(f"kl_divergence gives wrong values for mu of shape {shape}." + _kl_hint(got, mu, log_sigma))
+            fail(
+                f"kl_divergence gives wrong values for mu of shape {shape}: yours start {_few(got)} and differ "
+                f"from the expected KL of each sample by up to {_relative(got, want)}." + _kl_hint(got, mu, log_sigma)
+            )
 
 
 @grader("kl_divergence")
@@ -211,7 +257,10 @@ def check_kl_divergence_properties(fn):
     zeros = torch.zeros(4, 3)
     got = _kl(fn, zeros, zeros.clone(), "for mu = 0, log_sigma = 0")
     if not close(got, np.zeros(4), atol=1e-6):
-        fail("kl_divergence must be 0 when q is the prior N(0, I) (mu = 0, log_sigma = 0).")
+        fail(
+            f"kl_divergence gave {_few(got)} when q is the prior N(0, I) (mu = 0, log_sigma = 0); expected 0 "
+            "for every sample."
+        )
     mu, log_sigma = _params((10, 3), 70)
     got = _kl(fn, mu, log_sigma, "for random mu and log_sigma")
     if np.any(got < -1e-6):
@@ -222,8 +271,8 @@ def check_kl_divergence_properties(fn):
         alone = _kl(fn, mu[i : i + 1].clone(), log_sigma[i : i + 1].clone(), "for one sample")
         if not close(alone, got[i : i + 1], rtol=RTOL, atol=ATOL):
             fail(
-                "kl_divergence gives a sample a different value alone than inside a batch: compute it per "
-                "sample, without averaging over the batch."
+                f"kl_divergence gives a sample {float(alone[0]):.4g} alone and {float(got[i]):.4g} inside a batch of "
+                "10; expected the same value: compute it per sample, without averaging over the batch."
             )
 
 
@@ -233,25 +282,55 @@ def check_kl_divergence_gradients(fn):
     mu0, ls0 = _params((5, 3), 80)
     mu = mu0.clone().requires_grad_(True)
     log_sigma = ls0.clone().requires_grad_(True)
-    result = call(fn, mu, log_sigma, name="kl_divergence", what="for mu and log_sigma that require gradients")
-    kl = _tensor(result, "kl_divergence", (5,))
+    result = call_named(
+        fn,
+        mu,
+        log_sigma,
+        name="kl_divergence",
+        params=("mu", "log_sigma"),
+        what="for mu and log_sigma that require gradients",
+    )
+    kl = _tensor(result, "kl_divergence for mu and log_sigma of shape (5, 3)", (5,))
     if not kl.requires_grad:
         fail("kl_divergence returned values without gradients: use torch operations (it is part of the training loss)")
     kl.sum().backward()
-    if mu.grad is None or log_sigma.grad is None:
-        fail("after backpropagation, mu or log_sigma has no gradient; the KL depends on both")
+    missing = [name for name, t in (("mu", mu), ("log_sigma", log_sigma)) if t.grad is None]
+    if missing:
+        fail(
+            f"after backpropagation through kl_divergence, {' and '.join(missing)} got no gradient; expected "
+            "gradients for both mu and log_sigma (the KL depends on both)"
+        )
     ok_mu = close(mu.grad.double().numpy(), mu0.double().numpy(), rtol=1e-3, atol=1e-5)
     ok_ls = close(log_sigma.grad.double().numpy(), (torch.exp(2 * ls0.double()) - 1).numpy(), rtol=1e-3, atol=1e-5)
     if not (ok_mu and ok_ls):
+        wrong = " and ".join(n for n, ok in (("mu", ok_mu), ("log_sigma", ok_ls)) if not ok)
+        values_ok = close(
+            kl.detach().double().numpy(), ref.kl_divergence(mu0.double(), ls0.double()).numpy(), rtol=RTOL, atol=ATOL
+        )
+        why = (
+            "The values are right, so part of the formula is computed from a detached copy (.detach(), .item(), "
+            "numpy) or from a constant where the tensor belongs."
+            if values_ok
+            else "The values are wrong too: fix the formula first (see the values check)."
+        )
         fail(
-            "the gradients of kl_divergence with respect to mu and log_sigma do not match the formula in the task text."
+            f"the gradient of kl_divergence(...).sum() with respect to {wrong} does not match the derivative of the "
+            f"task's formula. {why}"
         )
 
 
 # ------------------------------------------------------------------------ latent_log_density
 def _density(fn, z, mu, log_sigma, what: str):
-    result = call(fn, z, mu, log_sigma, name="latent_log_density", what=what)
-    return as_floats(result, mu.shape[0], f"latent_log_density {what}")
+    result = call_named(fn, z, mu, log_sigma, name="latent_log_density", params=("z", "mu", "log_sigma"), what=what)
+    try:
+        return as_floats(result, mu.shape[0], f"latent_log_density {what}")
+    except AssertionError as exc:
+        if "NaN or inf" not in str(exc):
+            raise
+        fail(
+            f"{exc}; expected finite log-densities (a -inf often comes from the logarithm of a density that "
+            "underflowed to 0 far from the mean: compute the log-density directly, not log(density))"
+        )
 
 
 def _density_hint(got, z, mu, log_sigma) -> str:
@@ -270,7 +349,18 @@ def _density_hint(got, z, mu, log_sigma) -> str:
         return " Your values look averaged over the latent dimension; the task sums over it."
     if close(got, np.exp(ref.latent_log_density(z, mu, ls).numpy()), rtol=RTOL, atol=1e-8):
         return " Return the log-density, not the density."
-    return " Check the formula of the log-density of a diagonal Gaussian."
+    if close(got, ref.latent_log_density(z, mu, ls).numpy() / math.log(10), rtol=RTOL, atol=ATOL):
+        return " Your values are in base-10 logarithms; the task asks for the natural logarithm."
+    if close(got, -ref.latent_log_density(z, mu, ls).numpy(), rtol=RTOL, atol=ATOL):
+        return (
+            " Your values have the wrong sign: return the log-density itself (the anomaly score, its negative, "
+            "comes later)."
+        )
+    if close(got, (2 * quad - ls - 0.5 * LOG_2PI).sum(-1).numpy(), rtol=RTOL, atol=ATOL):
+        return " The quadratic term is twice too large: look at its factor."
+    if close(got, (-0.5 * ((z - mu) / (2 * ls).exp()) ** 2 - ls - 0.5 * LOG_2PI).sum(-1).numpy(), rtol=RTOL, atol=ATOL):
+        return " The quadratic term divides by sigma² where it divides by sigma."
+    return " Compare your formula with the log-density of a diagonal Gaussian in the task, term by term."
 
 
 @grader("latent_log_density")
@@ -293,7 +383,9 @@ def check_latent_log_density_values(fn):
         want = ref.latent_log_density(z, mu, log_sigma).numpy()
         if not close(got, want, rtol=RTOL, atol=ATOL):
             fail(
-                f"latent_log_density gives wrong values for z of shape {shape}." + _density_hint(got, z, mu, log_sigma)
+                f"latent_log_density gives wrong values for z of shape {shape}: yours start {_few(got)} and "
+                f"differ from the expected log-densities by up to {_relative(got, want)}."
+                + _density_hint(got, z, mu, log_sigma)
             )
 
 
@@ -311,5 +403,6 @@ def check_latent_log_density_constants(fn):
                 if not close(got, want, rtol=RTOL, atol=ATOL):
                     fail(
                         f"latent_log_density is wrong at {label} with every log_sigma = {c:g} in D = {d} "
-                        f"dimensions." + _density_hint(got, z, mu, log_sigma)
+                        f"dimensions: yours {_few(got)} differ from the expected log-densities by "
+                        f"up to {_relative(got, want)}." + _density_hint(got, z, mu, log_sigma)
                     )

@@ -24,9 +24,11 @@ import math
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from . import reference as ref
-from ._common import DATA, as_bools, as_floats, as_scalar, call, close, fail
+from ._common import DATA, as_bools, as_floats, as_scalar, close, fail
+from ._inplace import call_named
 from .core import grader
 from .make_reference import TIE_BIAS, TIE_LOSS
 
@@ -49,6 +51,17 @@ LIBRARY_ANSWERS = {
     "compute_threshold": ("aelab.scores:percentile_threshold",),
     "detect_outlier": _RECONSTRUCTION,
 }
+
+
+def _few(values, limit: int = 4) -> str:
+    """The first few of the learner's own values, for a message."""
+    flat = np.asarray(values, dtype=float).reshape(-1)
+    return "[" + ", ".join(f"{v:.5g}" for v in flat[:limit]) + (", ...]" if flat.size > limit else "]")
+
+
+def _percent(ratio: float) -> str:
+    pct = 100 * float(ratio)
+    return f"{pct:.3g} %" if pct < 1000 else f"{pct:,.0f} %"
 
 
 def _model():
@@ -77,7 +90,15 @@ def _tie_model():
 def _losses(fn, model, x, *, single: bool = False) -> np.ndarray:
     shape = tuple(x.shape)
     what = f"for x of shape {shape}"
-    result = call(fn, model, x.clone(), name="reconstruction_loss", what=what)
+    try:
+        result = call_named(fn, model, x.clone(), name="reconstruction_loss", params=("vae", "x"), what=what)
+    except AssertionError as exc:
+        if "between 0 and 1" in str(exc):  # torch's binary_cross_entropy refuses targets outside [0, 1]
+            fail(
+                f"{exc} (the targets of the binary cross-entropy must lie in [0, 1]; the pixels of x lie in "
+                "[-0.5, 0.5]: is the target x + 0.5?)"
+            )
+        raise
     n = 1 if single else shape[0]
     return as_floats(result, n, f"reconstruction_loss {what}", single=single)
 
@@ -109,6 +130,19 @@ def _diagnose(got: np.ndarray, want: np.ndarray, model, x) -> str:
             got, guess.mean(-1).numpy(), rtol=RTOL, atol=1e-6
         ):
             return " Your values look like squared errors; the task asks for the binary cross-entropy."
+    clamped = F.binary_cross_entropy(recon, flat.double().clamp(0, 1), reduction="none").sum(-1).numpy()
+    if close(got, clamped, rtol=RTOL, atol=ATOL):
+        return (
+            " Your values use the pixels themselves, clamped to [0, 1], as the targets; the target is the pixels "
+            "shifted into [0, 1], x + 0.5."
+        )
+    with torch.no_grad():
+        shifted = model.decode(model.encode(flat + 0.5).mean).double()
+    if close(got, F.binary_cross_entropy(shifted, target, reduction="none").sum(-1).numpy(), rtol=RTOL, atol=ATOL):
+        return (
+            " Your reconstruction looks computed from x + 0.5: the model takes the pixels as they are, in "
+            "[-0.5, 0.5]; only the target of the binary cross-entropy is shifted."
+        )
     if np.ptp(got) < 1e-6 * max(1.0, abs(float(got[0]))) and np.ptp(want) > 1.0:
         return " Every digit got the same value: is the loss averaged over the batch before it is returned?"
     return (
@@ -123,8 +157,9 @@ def _compare(fn, model, x, *, single: bool = False, label: str = "") -> None:
     if not close(got, want, rtol=RTOL, atol=ATOL):
         fail(
             f"reconstruction_loss gives wrong values{label} for x of shape {tuple(x.shape)} "
-            f"(largest relative difference from the expected losses: "
-            f"{np.max(np.abs(got - want) / np.maximum(np.abs(want), 1e-12)):.3g})." + _diagnose(got, want, model, x)
+            f"(yours start {_few(got)}; they differ from the expected losses by up to "
+            f"{_percent(np.max(np.abs(got - want) / np.maximum(np.abs(want), 1e-12)))})."
+            + _diagnose(got, want, model, x)
         )
 
 
@@ -188,15 +223,29 @@ def _bracket(values: np.ndarray, fraction: float) -> tuple[float, float]:
 def _threshold(fn, losses: torch.Tensor, fraction: float | None, *, keyword: bool = True) -> float:
     if fraction is None:
         label = "compute_threshold(losses)"
-        result = call(fn, losses.clone(), name="compute_threshold", what=f"for {len(losses)} losses")
+        result = call_named(
+            fn, losses.clone(), name="compute_threshold", params=("losses",), what=f"for {len(losses)} losses"
+        )
     elif keyword:
         label = f"compute_threshold(losses, outlier_fraction={fraction})"
-        result = call(
-            fn, losses.clone(), outlier_fraction=fraction, name="compute_threshold", what=f"for {len(losses)} losses"
+        result = call_named(
+            fn,
+            losses.clone(),
+            outlier_fraction=fraction,
+            name="compute_threshold",
+            params=("losses",),
+            what=f"for {len(losses)} losses",
         )
     else:
         label = f"compute_threshold(losses, {fraction})"
-        result = call(fn, losses.clone(), fraction, name="compute_threshold", what=f"for {len(losses)} losses")
+        result = call_named(
+            fn,
+            losses.clone(),
+            fraction,
+            name="compute_threshold",
+            params=("losses", "outlier_fraction"),
+            what=f"for {len(losses)} losses",
+        )
     return as_scalar(result, label)
 
 
@@ -206,7 +255,8 @@ def _check_quantile(fn, losses: torch.Tensor, fraction: float | None, *, keyword
     lo, hi = _bracket(losses.numpy(), f)
     tol = 1e-6 * max(1.0, abs(lo), abs(hi))
     if not (lo - tol <= th <= hi + tol):
-        flagged = float(np.mean(losses.double().numpy() > th))
+        n_above = int(np.sum(losses.double().numpy() > th))
+        flagged = n_above / len(losses)
         call_text = "the default outlier_fraction" if fraction is None else f"outlier_fraction={fraction}"
         hint = ""
         if flagged > 0.5 + f:
@@ -215,9 +265,16 @@ def _check_quantile(fn, losses: torch.Tensor, fraction: float | None, *, keyword
                 "(1 - f) quantile, near the top of the losses (is the fraction used as a "
                 "percentage, or is the quantile taken at f instead of 1 - f?)."
             )
+        elif 0 < abs(flagged - f) < 0.5 * f:
+            hint = (
+                " Close, but not a quantile of these losses: any standard definition of the (1 - f) quantile "
+                "lies between two neighbouring sorted losses (is the threshold rounded, estimated from the "
+                "mean and spread, or taken from part of the losses?)."
+            )
         fail(
             f"compute_threshold with {call_text} on {len(losses)} per-sample losses returned a threshold "
-            f"above which {flagged:.1%} of those losses lie; expected about {f:.1%}.{hint}"
+            f"above which {n_above} of those losses ({flagged:.1%}) lie; expected {round(f * len(losses))} "
+            f"({f:.1%}), give or take one.{hint}"
         )
 
 
@@ -267,7 +324,7 @@ def check_compute_threshold_equal_losses(fn):
 def _flags(fn, model, x, th, *, single: bool = False) -> np.ndarray:
     shape = tuple(x.shape)
     what = f"for x of shape {shape} and th={th:.6g}"
-    result = call(fn, model, x.clone(), th, name="detect_outlier", what=what)
+    result = call_named(fn, model, x.clone(), th, name="detect_outlier", params=("vae", "x", "th"), what=what)
     return as_bools(result, 1 if single else shape[0], f"detect_outlier {what}", single=single)
 
 
@@ -307,7 +364,7 @@ def check_detect_outlier_single(fn):
         for th, expected in ((0.8 * loss, True), (1.25 * loss, False)):
             got = bool(_flags(fn, model, x, th, single=True)[0])
             if got != expected:
-                where = "below" if expected else "above"
+                where = "above" if expected else "below"
                 fail(
                     f"detect_outlier returned {got} for a single digit whose reconstruction loss lies "
                     f"well {where} th; expected {expected} (True = outlier = loss above th)."
@@ -342,17 +399,23 @@ def check_detect_outlier_ties(fn):
     below = float(np.nextafter(np.float32(TIE_LOSS), np.float32(0)))
     if bool(_flags(fn, model, white, TIE_LOSS, single=True)[0]):
         fail(
-            "detect_outlier flagged a digit whose loss equals th exactly; only a loss strictly above th is an outlier."
+            "detect_outlier returned True for a digit whose loss equals th exactly; expected False: only a loss "
+            "strictly above th is an outlier."
         )
     if not bool(_flags(fn, model, white, below, single=True)[0]):
-        fail("detect_outlier did not flag a digit whose loss lies just above th.")
+        fail(
+            "detect_outlier returned False for a digit whose loss lies just above th (by one float32 step); "
+            "expected True: a loss above th is an outlier, however small the difference."
+        )
     mixed = torch.stack([white, -white, white, white.clone().index_fill_(0, torch.arange(0, 784, 7), -0.5)])
     got = _flags(fn, model, mixed, TIE_LOSS)
     want = np.array([False, True, False, True])
     if not np.array_equal(got, want):
+        tied, above = int(got[~want].sum()), int(got[want].sum())
         fail(
-            "detect_outlier gives wrong decisions on a batch where some losses equal th exactly "
-            "(those are not outliers) and others lie above it (those are)."
+            f"detect_outlier gives wrong decisions on a batch of 4 digits: it flagged {tied} of the 2 whose loss "
+            f"equals th exactly (expected none: they are not outliers) and {above} of the 2 whose loss lies above "
+            "th (expected both)."
         )
 
 

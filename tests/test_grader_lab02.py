@@ -58,6 +58,9 @@ WRONG_RP = {
     "fixed_generator": lambda mu, ls: (
         mu + torch.exp(ls) * torch.randn(mu.shape, generator=torch.Generator().manual_seed(7))
     ),
+    # in-place mistakes: the training loss passes the same tensors to kl_divergence right after sampling
+    "in_place_mu": lambda mu, ls: mu.add_(torch.exp(ls) * torch.randn_like(mu)),
+    "in_place_log_sigma": lambda mu, ls: mu + ls.exp_() * torch.randn_like(mu),
 }
 
 
@@ -94,6 +97,12 @@ WRONG_KL = {
     "mean_over_latent": lambda mu, ls: 0.5 * (torch.exp(2 * ls) + mu**2 - 1 - 2 * ls).mean(-1),
     "no_sum": lambda mu, ls: 0.5 * (torch.exp(2 * ls) + mu**2 - 1 - 2 * ls),
     "numpy": lambda mu, ls: ref.kl_divergence(mu, ls).detach().numpy(),
+    "missing_minus_one": lambda mu, ls: 0.5 * (torch.exp(2 * ls) + mu**2 - 2 * ls).sum(-1),
+    "divided_by_batch": lambda mu, ls: ref.kl_divergence(mu, ls) / mu.shape[0],  # the post's "/ len", per sample
+    "keepdim": lambda mu, ls: ref.kl_divergence(mu, ls)[:, None],
+    "detached_sigma": lambda mu, ls: 0.5 * (torch.exp(2 * ls.detach()) + mu**2 - 1 - 2 * ls).sum(-1),
+    "in_place": lambda mu, ls: ref.kl_divergence(mu, ls.mul_(2) / 2),
+    "clamped_log_sigma": lambda mu, ls: ref.kl_divergence(mu, ls.clamp(min=-1.0)),
 }
 
 
@@ -138,6 +147,11 @@ WRONG_LLD = {
     "no_sum": lambda z, mu, ls: torch.distributions.Normal(mu, torch.exp(ls)).log_prob(z),
     "batch_sum": lambda z, mu, ls: torch.distributions.Normal(mu, torch.exp(ls)).log_prob(z).sum(),
     "missing_half": lambda z, mu, ls: (-(((z - mu) / ls.exp()) ** 2) - ls - 0.5 * LOG_2PI).sum(-1),
+    "sign_error": lambda z, mu, ls: -ref.latent_log_density(z, mu, ls),  # the anomaly score, not the log-density
+    "variance_in_quadratic": lambda z, mu, ls: (-0.5 * ((z - mu) / (2 * ls).exp()) ** 2 - ls - 0.5 * LOG_2PI).sum(-1),
+    "log10": lambda z, mu, ls: ref.latent_log_density(z, mu, ls) / math.log(10),
+    "in_place": lambda z, mu, ls: ref.latent_log_density(z.sub_(mu), torch.zeros_like(mu), ls),
+    "clamped_log_sigma": lambda z, mu, ls: ref.latent_log_density(z, mu, ls.clamp(min=-1.0)),  # "for stability"
 }
 
 
@@ -183,3 +197,35 @@ def test_checks_are_quiet(capfd):
 def test_log_variance_reading_is_named_in_the_message():
     assert "log σ" in message("lab02.reparameterize.statistics", WRONG_RP["log_variance_reading"])
     assert "log-variance" in message("lab02.kl_divergence.values", WRONG_KL["log_variance_formula"])
+
+
+def test_messages_say_what_was_seen_and_what_was_expected():
+    msg = message("lab02.reparameterize.statistics", WRONG_RP["log_variance_reading"])
+    assert "expected about sigma = exp(log_sigma)" in msg and "exp(log_sigma / 2)" in msg
+    assert "half of z - mu" in message("lab02.reparameterize.gradients", WRONG_RP["post_as_written"])
+    assert "in place" in message("lab02.reparameterize.shape", WRONG_RP["in_place_log_sigma"])
+    assert "in place" in message("lab02.kl_divergence.shape", WRONG_KL["in_place"])
+    assert "in place" in message("lab02.latent_log_density.shape", WRONG_LLD["in_place"])
+    msg = message("lab02.kl_divergence.gradients", WRONG_KL["detached_sigma"])
+    assert "with respect to log_sigma" in msg and "mu and" not in msg and "values are right" in msg
+    assert "values are wrong too" in message("lab02.kl_divergence.gradients", WRONG_KL["log_variance_formula"])
+    assert "0.5 per latent dimension" in message("lab02.kl_divergence.values", WRONG_KL["missing_minus_one"])
+    assert "divided by the batch size" in message("lab02.kl_divergence.values", WRONG_KL["divided_by_batch"])
+    assert "returned shape (6, 1)" in message("lab02.kl_divergence.shape", WRONG_KL["keepdim"])
+    assert "wrong sign" in message("lab02.latent_log_density.values", WRONG_LLD["sign_error"])
+    assert "sigma²" in message("lab02.latent_log_density.values", WRONG_LLD["variance_in_quadratic"])
+    assert "twice too large" in message("lab02.latent_log_density.values", WRONG_LLD["missing_half"])
+    msg = message("lab02.kl_divergence.properties", WRONG_KL["batch_mean_broadcast"])
+    assert "alone and" in msg and "inside a batch" in msg
+
+
+def test_value_messages_show_the_learners_values_not_the_expected_ones():
+    """A wrong value's message quotes the learner's own numbers and a relative difference, never the reference's."""
+    import autograder.lab02 as lab02
+
+    mu, log_sigma = lab02._params((8, 3), 60)
+    want = ref.kl_divergence(mu.double(), log_sigma.double()).numpy()
+    msg = message("lab02.kl_divergence.values", WRONG_KL["missing_half"])
+    assert "yours start [" in msg and "%" in msg
+    for v in want[:4]:
+        assert f"{v:.4g}" not in msg

@@ -243,6 +243,14 @@ def rl_in_place(vae, x):
     return F.binary_cross_entropy(recon, x, reduction="none").sum(-1)
 
 
+def rl_encoder_shifted(vae, x):
+    """The right BCE, but the encoder is given the targets x + 0.5 instead of the inputs x."""
+    x = x.reshape(-1, 784)
+    with torch.no_grad():
+        recon = vae.decode(vae.encode(x + 0.5).mean)
+    return F.binary_cross_entropy(recon, x + 0.5, reduction="none").sum(-1)
+
+
 def th_first_percentile(losses, outlier_fraction=0.01):
     return np.percentile(losses, 100 * outlier_fraction)
 
@@ -274,6 +282,11 @@ def th_sorts_in_place(losses, outlier_fraction=0.01):
     a = np.asarray(losses)
     a.sort()
     return float(a[int((1 - outlier_fraction) * (len(a) - 1))])
+
+
+def th_rounded(losses, outlier_fraction=0.01):
+    """The quantile rounded down to a whole number: right on 1, 2, ..., 100, not on real losses."""
+    return int(np.percentile(np.asarray(losses), 100 * (1 - outlier_fraction)))
 
 
 def do_inverted(vae, x, th):
@@ -312,6 +325,13 @@ def do_mse(vae, x, th):
     return rl_mse(vae, x) > th if x.dim() > 1 else bool((rl_mse(vae, x) > th)[0])
 
 
+def do_batch_mean_broadcast(vae, x, th):
+    """The batch's mean loss compared with th, one decision per digit (all the same)."""
+    losses = ref.reconstruction_loss(vae, x)
+    flags = losses.mean().expand_as(losses) > th
+    return bool(flags[0]) if x.dim() == 1 else flags
+
+
 def do_stub(vae, x, th):
     """The seed's placeholder."""
     return False
@@ -328,6 +348,7 @@ WRONG = {
         (rl_pixel_mean, {"values"}),
         (rl_no_flatten, {"image_shapes"}),
         (rl_in_place, {"values"}),
+        (rl_encoder_shifted, {"values"}),
     ],
     "compute_threshold": [
         (th_first_percentile, {"default_99th"}),
@@ -337,6 +358,7 @@ WRONG = {
         (th_max, {"default_99th"}),
         (th_mean_plus_2std, {"default_99th"}),
         (th_sorts_in_place, {"default_99th"}),
+        (th_rounded, {"default_99th"}),
     ],
     "detect_outlier": [
         (do_inverted, {"single", "batch"}),
@@ -348,6 +370,7 @@ WRONG = {
         (do_with_kl, {"batch", "perturbed"}),
         (do_mse, {"batch"}),
         (do_stub, {"single"}),
+        (do_batch_mean_broadcast, {"batch"}),
     ],
 }
 
@@ -369,6 +392,15 @@ def test_messages_name_the_mistake_without_the_answer():
     assert "equals th exactly" in message("lab03.detect_outlier.ties", do_ge)
     msg = message("lab03.compute_threshold.default_99th", th_fraction_as_percent)
     assert "percentage" in msg
+    assert "x + 0.5" in message("lab03.reconstruction_loss.values", rl_no_shift)
+    assert "clamped" in message("lab03.reconstruction_loss.values", rl_no_shift_clamped)
+    assert "expected False" in message("lab03.detect_outlier.ties", do_ge)
+    assert "changed its argument x in place" in message("lab03.reconstruction_loss.shape", rl_in_place)
+    assert "changed its argument losses in place" in message(
+        "lab03.compute_threshold.returns_number", th_sorts_in_place
+    )
+    msg = message("lab03.detect_outlier.ties", do_batch_mean_broadcast)
+    assert "flagged" in msg and "of the 2 whose loss equals th exactly" in msg
     th = ref.compute_threshold(torch.load(lab03.DATA / "lab03_data.pt", weights_only=True)["train_losses"])
     assert f"{th:.2f}" not in msg and f"{th:.1f}" not in msg
 
