@@ -69,9 +69,12 @@ class Deadlines:
         """Due dates and extensions into a gradebook, for the ``(student, assignment)`` about to be
         recorded: the due dates of the other assignments and extensions not in the file are cleared
         (a scratch gradebook outlives one run)."""
+        import warnings
+
         from nbgrader.api import Gradebook, MissingEntry
 
-        with Gradebook(db_url) as gb:
+        with warnings.catch_warnings(), Gradebook(db_url) as gb:
+            warnings.simplefilter("ignore")  # SQLAlchemy's session warnings inside nbgrader: noise, not news
             for a in gb.assignments:
                 due = self.due.get(a.name)
                 a.duedate = due.astimezone(dt.UTC).replace(tzinfo=None) if due else None
