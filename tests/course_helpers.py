@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import queue
+import subprocess
+import threading
+import time
 from pathlib import Path
 
 from aelab.course import registry
@@ -38,3 +42,34 @@ def tree_hash(folder: Path) -> str:
             digest.update(str(path.relative_to(folder)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def aelab_lab(args: list[str], env: dict) -> tuple[subprocess.Popen, queue.Queue]:
+    """``python -m aelab.course.cli lab ARGS`` started, its stdout read line by line into a queue."""
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aelab.course.cli", "lab", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    return proc, lines
+
+
+def wait_for_lab_url(proc, lines: queue.Queue, port: int, token: str, printed: list[str], timeout: float = 180) -> None:
+    """Read ``lines`` into ``printed`` until ``aelab lab`` prints its URL; fail with what it printed."""
+    url, deadline = None, time.monotonic() + timeout
+    while url is None and time.monotonic() < deadline and proc.poll() is None:
+        try:
+            line = lines.get(timeout=1)
+        except queue.Empty:
+            continue
+        printed.append(line)
+        if f"/lab?token={token}" in line:
+            url = line.strip()
+    assert url == f"http://127.0.0.1:{port}/lab?token={token}", f"no URL printed: {''.join(printed)!r}"

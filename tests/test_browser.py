@@ -39,6 +39,7 @@ from pathlib import Path
 
 import browser_helpers as bh
 import pytest
+from course_helpers import aelab_lab, wait_for_lab_url
 
 from aelab.course import build, lab, registry, workspace
 
@@ -346,10 +347,8 @@ def test_aelab_lab_instructor_command_serves_the_course(course, tmp_path):
     """`aelab lab --instructor --fast --port P --token T` prints its URL, serves the course with the
     python3 kernel and nbgrader's formgrader (the course's nbgrader_config.py), and stops cleanly on Ctrl-C."""
     import json
-    import queue
     import signal
     import subprocess
-    import threading
     import urllib.request
 
     port, token = lab.free_port(), secrets.token_hex(8)
@@ -359,38 +358,9 @@ def test_aelab_lab_instructor_command_serves_the_course(course, tmp_path):
         JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
         JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
     )
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "aelab.course.cli",
-            "lab",
-            "--instructor",
-            "--fast",
-            "--port",
-            str(port),
-            "--token",
-            token,
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    proc, lines = aelab_lab(["--instructor", "--fast", "--port", str(port), "--token", token], env)
     try:
-        url, printed, deadline = None, [], time.monotonic() + 180
-        while url is None and time.monotonic() < deadline and proc.poll() is None:
-            try:
-                line = lines.get(timeout=1)
-            except queue.Empty:
-                continue
-            printed.append(line)
-            if f"/lab?token={token}" in line:
-                url = line.strip()
-        assert url == f"http://127.0.0.1:{port}/lab?token={token}", f"no URL printed: {''.join(printed)!r}"
+        wait_for_lab_url(proc, lines, port, token, [])
 
         def get(path):
             req = urllib.request.Request(f"http://127.0.0.1:{port}/{path}", headers={"Authorization": f"token {token}"})

@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import secrets
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+from course_helpers import aelab_lab, wait_for_lab_url
 
 from aelab.course import cli, lab, registry, workspace
 from aelab.course.workspace import WorkspaceError
@@ -318,29 +317,11 @@ def student_lab(tmp_path_factory):
         JUPYTERLAB_WORKSPACES_DIR=str(tmp / "lab-workspaces"),
         JUPYTERLAB_SETTINGS_DIR=str(tmp / "lab-settings"),
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "aelab.course.cli", "lab", "--fast", "--port", str(port), "--token", token],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    proc, lines = aelab_lab(["--fast", "--port", str(port), "--token", token], env)
     printed: list[str] = []
     server = StudentLab(proc, port, token, lines, printed, course, ws, tmp / "runtime")
     try:
-        url, deadline = None, time.monotonic() + 180
-        while url is None and time.monotonic() < deadline and proc.poll() is None:
-            try:
-                line = lines.get(timeout=1)
-            except queue.Empty:
-                continue
-            printed.append(line)
-            if f"/lab?token={token}" in line:
-                url = line.strip()
-        assert url == f"http://127.0.0.1:{port}/lab?token={token}", f"no URL printed: {''.join(printed)!r}"
+        wait_for_lab_url(proc, lines, port, token, printed)
         yield server
     finally:
         if proc.poll() is None:
