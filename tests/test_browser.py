@@ -645,6 +645,8 @@ def test_formgrader_lists_the_four_assignments(instructor_page, out_dir):
         raise
     names = rows.all_inner_texts()
     assert sorted(names) == sorted(ASSIGNMENTS), f"the formgrader lists {names}"
+    banners = frame.locator("#warning-exchange, #warning-course-id")
+    assert banners.count() == 0, f"the formgrader warns: {banners.all_inner_texts()}"
     for a in ASSIGNMENTS:
         row = frame.locator("#main-table tr", has=frame.locator(f"td.name a:text-is('{a}')"))
         expect(row.locator("td.preview a"), f"{a}: no release to preview").to_have_count(1, timeout=10_000)

@@ -414,3 +414,12 @@ def test_student_lab_stops_on_sigterm(student_lab):
         pytest.fail(f"JupyterLab (pid {pid}) still runs after aelab lab got SIGTERM")
     with pytest.raises(urllib.error.URLError):  # nothing answers there any more
         urllib.request.urlopen(f"http://127.0.0.1:{student_lab.port}/api/status", timeout=5)
+
+
+def test_the_instructor_lab_has_an_exchange(tmp_path):
+    """`aelab lab --instructor` gives the formgrader an exchange that exists: the class's, or a private one."""
+    made = lab.instructor_exchange({"HOME": str(tmp_path)})
+    assert made == tmp_path / ".local" / "share" / "aelab" / "exchange" and made.is_dir()
+    shared = tmp_path / "srv-exchange"
+    assert lab.instructor_exchange({"HOME": str(tmp_path), "AELAB_EXCHANGE": str(shared)}) == shared
+    assert not shared.exists(), "a class's exchange is the instructor's to make (aelab class init)"

@@ -240,6 +240,19 @@ def _course_of(root: Path | None, env: dict | None) -> Path:
     return course_dir()
 
 
+def instructor_exchange(env: dict) -> Path:
+    """The exchange the instructor's formgrader releases to and collects from: ``$AELAB_EXCHANGE``
+    (a shared class's), else a private one, ``~/.local/share/aelab/exchange``, made here so that the
+    formgrader neither warns "the exchange directory does not exist" nor tries to create
+    nbgrader's default ``/srv/nbgrader/exchange``. Its assignments stay "draft" until released."""
+    if env.get("AELAB_EXCHANGE"):
+        return Path(env["AELAB_EXCHANGE"])
+    home = Path(env.get("HOME") or Path.home())
+    exchange = home / ".local" / "share" / "aelab" / "exchange"
+    exchange.mkdir(parents=True, exist_ok=True)
+    return exchange
+
+
 def launch(
     root: Path | None = None,
     port: int | None = None,
@@ -281,6 +294,7 @@ def launch(
                 "nbgrader's formgrader cannot work otherwise"
             ) from None
         env["AELAB_COURSE_DIR"] = str(course)  # nbgrader_config.py reads it
+        env["AELAB_EXCHANGE"] = str(instructor_exchange(env))
         cwd = course
         extra = list(extra_args or [])
     port = port or free_port(DEFAULT_PORT)
