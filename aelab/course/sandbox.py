@@ -219,7 +219,7 @@ class Sandbox:
         for prefix in sorted(prefixes):
             p = Path(prefix).resolve()
             for parent in reversed(p.parents):
-                if str(parent) != "/" and str(parent) not in dirs:
+                if str(parent) not in ("/", "/tmp") and str(parent) not in dirs:
                     dirs.append(str(parent))
             ro += ["--ro-bind", str(p), str(p)]
         made = []
@@ -268,6 +268,9 @@ class Sandbox:
             bwrap += ["--unshare-user", "--disable-userns"]
         for key, value in env.items():
             bwrap += ["--setenv", key, value]
+        # /tmp first: the binds that follow may lie below it (a course checked out under /tmp keeps
+        # its environment visible), and bubblewrap mounts in the order given
+        bwrap += ["--perms", "01777", "--size", str(lim.tmp_size), "--tmpfs", "/tmp"]
         bwrap += self._binds(job_files)
         bwrap += [
             "--proc",
@@ -281,7 +284,7 @@ class Sandbox:
             "--tmpfs",
             "/dev/shm",
         ]
-        bwrap += ["--perms", "01777", "--size", str(lim.tmp_size), "--tmpfs", "/tmp", "--chdir", "/tmp"]
+        bwrap += ["--chdir", "/tmp"]
         # the sandbox's own root (the folders bubblewrap made, /job, the tmpfs over the graders) is
         # read-only: /tmp and /dev/shm, bounded, are the only places it writes (in the user
         # mode the job owns those folders, and an unbounded root would be memory without a limit)
