@@ -183,7 +183,7 @@ def class_report(outcomes, pairs=()) -> str:
     flagged = sum(1 for p in pairs if p.score >= THRESHOLD)
     parts.append(
         f"<p>{len(pairs)} pairs of answers compared per exercise (copydetect, winnowing); {flagged} at or above "
-        f"{THRESHOLD:g}, flagged. The top pairs:</p>"
+        f"{THRESHOLD:g}, flagged.{' The top pairs:' if top else ''}</p>"
     )
     parts.append(
         _table(
