@@ -32,8 +32,10 @@ def _same(before, value) -> bool:
     return True
 
 
-def call(fn, *args, name: str | None = None, what: str = "", **kwargs):
-    """Call the learner's ``fn``; fail with a clear message if it raises or mutates an argument."""
+def call(fn, *args, name: str | None = None, what: str = "", arg_names: tuple[str, ...] = (), **kwargs):
+    """Call the learner's ``fn``; fail with a clear message if it raises or mutates an argument.
+
+    ``arg_names``: the task's names of ``args``, so that an argument changed in place is named."""
     name = name or getattr(fn, "__name__", "your function")
     snaps = [_snapshot(a) for a in args]
     modes = [_modes(a) for a in args]
@@ -53,6 +55,12 @@ def call(fn, *args, name: str | None = None, what: str = "", **kwargs):
             if problem:
                 fail(f"{name}{where} {problem}")
         elif not _same(snap, arg):
+            if i < len(arg_names):
+                fail(
+                    f"{name} changed its argument {arg_names[i]} (argument {i + 1}) in place{where}; expected "
+                    f"{arg_names[i]} unchanged (no in-place operation such as x.exp_(), x.sort() or x += ...): "
+                    "work on a copy instead"
+                )
             fail(f"{name} changed argument {i + 1} in place{where}; work on a copy instead")
     return result
 

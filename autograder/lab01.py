@@ -19,8 +19,6 @@ never the expected values themselves.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import torch
 
@@ -29,19 +27,6 @@ from ._common import as_floats, call, close, fail
 from .core import grader
 
 RTOL = ATOL = 1e-4
-
-
-def _call(fn, args, names: tuple[str, ...], **kwargs):
-    """``call`` (from _common), with the argument a function changed in place named in the message."""
-    try:
-        return call(fn, *args, **kwargs)
-    except AssertionError as exc:
-        text = str(exc)
-        found = re.search(r"changed argument (\d+) in place", text)
-        if found and int(found.group(1)) <= len(names):
-            name = names[int(found.group(1)) - 1]
-            fail(text.replace(found.group(0), f"changed its argument {name} (argument {found.group(1)}) in place", 1))
-        raise
 
 
 def _expect_finite(result, label: str, hint: str) -> None:
@@ -99,7 +84,7 @@ def _vae_losses(fn, case, beta, *, default: bool = False, note: str = "") -> np.
     x, x_hat, mu, log_var = case
     label, what = _vae_label(beta, default), _vae_what(case, note)
     args = (x.clone(), x_hat.clone(), mu.clone(), log_var.clone()) + (() if default else (beta,))
-    result = _call(fn, args, ("x", "x_hat", "mu", "log_var"), name=label, what=what)
+    result = call(fn, *args, arg_names=("x", "x_hat", "mu", "log_var"), name=label, what=what)
     n, latent = x.shape[0], mu.shape[1]
     if result is None:
         fail(f"{label} returned None {what}; expected one loss per sample, shape ({n},) (a missing return?)")
@@ -308,7 +293,7 @@ def _errors(fn, x, x_hat, kind, *, default_kind: bool = False):
     label = _re_label(kind, default_kind)
     what = f"for x of shape {shape}"
     args = (x.clone(), x_hat.clone()) if default_kind else (x.clone(), x_hat.clone(), kind)
-    result = _call(fn, args, ("x", "x_hat"), name=label, what=what)
+    result = call(fn, *args, arg_names=("x", "x_hat"), name=label, what=what)
     if result is None:
         fail(f"{label} returned None {what}; expected one error per sample, shape ({shape[0]},) (a missing return?)")
     hint = (
@@ -431,7 +416,7 @@ _FORMULA = f"expected {_RULE}"
 
 
 def _scores(fn, errors, lo, hi, what: str):
-    result = _call(fn, (errors.clone(), lo, hi), ("errors",), name="normalized_scores", what=what)
+    result = call(fn, errors.clone(), lo, hi, arg_names=("errors",), name="normalized_scores", what=what)
     if result is None:
         fail(f"normalized_scores returned None {what}; expected one score per error (a missing return?)")
     _expect_finite(

@@ -19,8 +19,7 @@ import numpy as np
 import torch
 
 from . import reference as ref
-from ._common import as_floats, close, fail
-from ._inplace import call_named
+from ._common import as_floats, call, close, fail
 from .core import grader
 
 RTOL = ATOL = 1e-4
@@ -78,7 +77,7 @@ def _tensor(result, name: str, shape) -> torch.Tensor:
 
 # ------------------------------------------------------------------------ reparameterize
 def _z(fn, mu, log_sigma, what: str) -> torch.Tensor:
-    result = call_named(fn, mu, log_sigma, name="reparameterize", params=("mu", "log_sigma"), what=what)
+    result = call(fn, mu, log_sigma, name="reparameterize", arg_names=("mu", "log_sigma"), what=what)
     return _tensor(result, f"reparameterize {what}", mu.shape)
 
 
@@ -203,7 +202,7 @@ def check_reparameterize_stochastic(fn):
 
 # ------------------------------------------------------------------------ kl_divergence
 def _kl(fn, mu, log_sigma, what: str):
-    result = call_named(fn, mu, log_sigma, name="kl_divergence", params=("mu", "log_sigma"), what=what)
+    result = call(fn, mu, log_sigma, name="kl_divergence", arg_names=("mu", "log_sigma"), what=what)
     return as_floats(result, mu.shape[0], f"kl_divergence {what}")
 
 
@@ -282,12 +281,12 @@ def check_kl_divergence_gradients(fn):
     mu0, ls0 = _params((5, 3), 80)
     mu = mu0.clone().requires_grad_(True)
     log_sigma = ls0.clone().requires_grad_(True)
-    result = call_named(
+    result = call(
         fn,
         mu,
         log_sigma,
         name="kl_divergence",
-        params=("mu", "log_sigma"),
+        arg_names=("mu", "log_sigma"),
         what="for mu and log_sigma that require gradients",
     )
     kl = _tensor(result, "kl_divergence for mu and log_sigma of shape (5, 3)", (5,))
@@ -321,7 +320,7 @@ def check_kl_divergence_gradients(fn):
 
 # ------------------------------------------------------------------------ latent_log_density
 def _density(fn, z, mu, log_sigma, what: str):
-    result = call_named(fn, z, mu, log_sigma, name="latent_log_density", params=("z", "mu", "log_sigma"), what=what)
+    result = call(fn, z, mu, log_sigma, name="latent_log_density", arg_names=("z", "mu", "log_sigma"), what=what)
     try:
         return as_floats(result, mu.shape[0], f"latent_log_density {what}")
     except AssertionError as exc:

@@ -27,8 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from . import reference as ref
-from ._common import DATA, as_bools, as_floats, as_scalar, close, fail
-from ._inplace import call_named
+from ._common import DATA, as_bools, as_floats, as_scalar, call, close, fail
 from .core import grader
 from .make_reference import TIE_BIAS, TIE_LOSS
 
@@ -91,7 +90,7 @@ def _losses(fn, model, x, *, single: bool = False) -> np.ndarray:
     shape = tuple(x.shape)
     what = f"for x of shape {shape}"
     try:
-        result = call_named(fn, model, x.clone(), name="reconstruction_loss", params=("vae", "x"), what=what)
+        result = call(fn, model, x.clone(), name="reconstruction_loss", arg_names=("vae", "x"), what=what)
     except AssertionError as exc:
         if "between 0 and 1" in str(exc):  # torch's binary_cross_entropy refuses targets outside [0, 1]
             fail(
@@ -223,27 +222,27 @@ def _bracket(values: np.ndarray, fraction: float) -> tuple[float, float]:
 def _threshold(fn, losses: torch.Tensor, fraction: float | None, *, keyword: bool = True) -> float:
     if fraction is None:
         label = "compute_threshold(losses)"
-        result = call_named(
-            fn, losses.clone(), name="compute_threshold", params=("losses",), what=f"for {len(losses)} losses"
+        result = call(
+            fn, losses.clone(), name="compute_threshold", arg_names=("losses",), what=f"for {len(losses)} losses"
         )
     elif keyword:
         label = f"compute_threshold(losses, outlier_fraction={fraction})"
-        result = call_named(
+        result = call(
             fn,
             losses.clone(),
             outlier_fraction=fraction,
             name="compute_threshold",
-            params=("losses",),
+            arg_names=("losses",),
             what=f"for {len(losses)} losses",
         )
     else:
         label = f"compute_threshold(losses, {fraction})"
-        result = call_named(
+        result = call(
             fn,
             losses.clone(),
             fraction,
             name="compute_threshold",
-            params=("losses", "outlier_fraction"),
+            arg_names=("losses", "outlier_fraction"),
             what=f"for {len(losses)} losses",
         )
     return as_scalar(result, label)
@@ -324,7 +323,7 @@ def check_compute_threshold_equal_losses(fn):
 def _flags(fn, model, x, th, *, single: bool = False) -> np.ndarray:
     shape = tuple(x.shape)
     what = f"for x of shape {shape} and th={th:.6g}"
-    result = call_named(fn, model, x.clone(), th, name="detect_outlier", params=("vae", "x", "th"), what=what)
+    result = call(fn, model, x.clone(), th, name="detect_outlier", arg_names=("vae", "x", "th"), what=what)
     return as_bools(result, 1 if single else shape[0], f"detect_outlier {what}", single=single)
 
 

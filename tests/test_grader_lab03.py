@@ -395,8 +395,8 @@ def test_messages_name_the_mistake_without_the_answer():
     assert "x + 0.5" in message("lab03.reconstruction_loss.values", rl_no_shift)
     assert "clamped" in message("lab03.reconstruction_loss.values", rl_no_shift_clamped)
     assert "expected False" in message("lab03.detect_outlier.ties", do_ge)
-    assert "changed its argument x in place" in message("lab03.reconstruction_loss.shape", rl_in_place)
-    assert "changed its argument losses in place" in message(
+    assert "changed its argument x (argument 2) in place" in message("lab03.reconstruction_loss.shape", rl_in_place)
+    assert "changed its argument losses (argument 1) in place" in message(
         "lab03.compute_threshold.returns_number", th_sorts_in_place
     )
     msg = message("lab03.detect_outlier.ties", do_batch_mean_broadcast)
