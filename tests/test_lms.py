@@ -203,3 +203,27 @@ def test_the_collectors_are_nbgrader_plugins():
     found = plugin.collect(f"/some/where/leeann_late_1042_776655_{NB}")
     assert (found["student_id"], found["file_id"], found["late"]) == ("leeann", A, True)
     assert lms.MoodleCollector().collect(f"x/Ann Lee_56_assignsubmission_file/{NB}")["student_id"] == "ann-lee"
+
+
+def test_a_file_named_like_a_classmates_submission_stays_its_authors(tmp_path):
+    """Newer Moodle names the folder; the student names the file inside. Bob's file named like Ann's
+    submission is Bob's, and Ann's own submission is kept."""
+    _zip(
+        tmp_path / "sub.zip",
+        {
+            f"Ann Lee_56_assignsubmission_file/{NB}": (b"ann", (2026, 12, 1, 9, 0, 0)),
+            f"Bo Smith_57_assignsubmission_file/Ann Lee_56_assignsubmission_file_{NB}": (b"bo", (2026, 12, 2, 9, 0, 0)),
+        },
+    )
+    done = lms.collect_zip(tmp_path / "sub.zip", A, tmp_path / "into", system="moodle")
+    assert sorted(done.written) == ["ann-lee", "bo-smith"]
+    assert (tmp_path / "into" / "ann-lee" / A / NB).read_bytes() == b"ann"
+    assert (tmp_path / "into" / "bo-smith" / A / NB).read_bytes() == b"bo"
+
+
+def test_oversized_members_are_skipped_unread(tmp_path, monkeypatch):
+    monkeypatch.setattr(lms, "MAX_NOTEBOOK_BYTES", 10)
+    _zip(tmp_path / "sub.zip", {f"leeann_1042_776655_{NB}": b"x" * 11, f"smithbo_2001_776700_{NB}": b"small"})
+    done = lms.collect_zip(tmp_path / "sub.zip", A, tmp_path / "into")
+    assert sorted(done.written) == ["smithbo"]
+    assert "more than a notebook can be" in dict(done.skipped)[f"leeann_1042_776655_{NB}"]

@@ -92,3 +92,15 @@ def _outcomes():
     from aelab.course.grading import Outcome
 
     return [Outcome("ann", A, 1, 7), Outcome("bo", A, 1, 7)]
+
+
+def test_hostile_text_costs_nothing_but_its_own_comparison():
+    """The grader parses submissions as text: parser bombs and huge answers are skipped, never raised."""
+    nested = _nb("def reconstruction_error(x):\n    return " + "-" * 40_000 + "1\n")
+    padding = "".join(f"    # {i}\n" for i in range(20_000))  # inside the function, before its code
+    huge = _nb(ORIGINAL.replace("    diff = ", padding + "    diff = ", 1))
+    json_bomb = b"[" * 200_000 + b"]" * 200_000
+    subs = {"ann": _nb(ORIGINAL), "bo": _nb(DISGUISED), "eve": nested, "fay": huge, "gus": json_bomb}
+    scores = _scores(similarity.compare(subs, _nb(STUB), A, ["reconstruction_error"]))
+    assert scores[("ann", "bo")] >= similarity.THRESHOLD
+    assert not any("fay" in k or "gus" in k for k in scores), "unreadable or oversized answers are not compared"

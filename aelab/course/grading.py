@@ -278,15 +278,23 @@ def grade_class(
     from . import similarity
     from .report import write_report
 
-    pairs = [p for p in similarity.read_similarity(out) if p.assignment not in assignments]
-    everyone = find_submissions(Path(submitted), assignments)[1]  # all students, also when regrading some
-    for a in assignments:
-        release = Path(root) / "release" / a / registry.assignment(a).notebook
-        release_bytes = release.read_bytes() if release.exists() else b"{}"
-        notebooks = {st: p.read_bytes() for (st, aa), p in everyone.items() if aa == a and p is not None}
-        exercises = [ex.name for ex in registry.assignment(a).exercises]
-        pairs += similarity.compare(notebooks, release_bytes, a, exercises)
-    similarity.write_similarity(pairs, out)
+    try:  # grades are written: nothing a submission's text does here may cost the class its report
+        pairs = [p for p in similarity.read_similarity(out) if p.assignment not in assignments]
+        everyone = find_submissions(Path(submitted), assignments)[1]  # all students, also when regrading some
+        for a in assignments:
+            release = Path(root) / "release" / a / registry.assignment(a).notebook
+            release_bytes = release.read_bytes() if release.exists() else b"{}"
+            notebooks = {
+                st: p.read_bytes()
+                for (st, aa), p in everyone.items()
+                if aa == a and p is not None and p.stat().st_size <= similarity.MAX_NOTEBOOK_BYTES
+            }
+            exercises = [ex.name for ex in registry.assignment(a).exercises]
+            pairs += similarity.compare(notebooks, release_bytes, a, exercises)
+        similarity.write_similarity(pairs, out)
+    except Exception as exc:  # noqa: BLE001
+        log(f"aelab grade: the similarity of answers could not be computed ({type(exc).__name__}: {exc})")
+        pairs = []
     write_report(merged, out, pairs)
     if systems:
         lms.export(merged, out, systems, roster)

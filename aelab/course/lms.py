@@ -248,6 +248,7 @@ CANVAS_PATTERN = (
     r"^(?P<login>[A-Za-z0-9\-]+?)_(?:(?P<late>late)_)?(?P<lms_id>\d+)_(?P<submission_id>\d+)_"
     r"(?P<file_id>.+?)(?:-(?P<version>\d+))?\.ipynb$"
 )
+MAX_NOTEBOOK_BYTES = 200 * 2**20  # a zip member larger than this is skipped, not read
 MOODLE_PATTERN = r"^(?P<full_name>.+?)_(?P<lms_id>\d+)_assignsubmission_(?:file|onlinetext)[/_](?P<file_id>.+?)\.ipynb$"
 
 
@@ -272,17 +273,19 @@ class _Collector(FileNameCollectorPlugin):
         path = Path(submitted_file)
         if path.suffix not in self.valid_ext:
             return None
-        name = (
-            path.name
-            if "assignsubmission" in path.name or self.system == "canvas"
-            else f"{path.parent.name}/{path.name}"
-        )
+        name = self.identified_name(path)
         found = re.match(self.named_regexp or self.pattern, name)
         if not found:
             return None
-        people = read_roster(Path(self.roster)) if self.roster else {}
+        if getattr(self, "_people", None) is None:  # the roster, read once per plugin
+            self._people = read_roster(Path(self.roster)) if self.roster else {}
         info = found.groupdict()
-        return {**info, "student_id": self.student_id(info, people), "late": bool(info.get("late"))}
+        return {**info, "student_id": self.student_id(info, self._people), "late": bool(info.get("late"))}
+
+    def identified_name(self, path: Path) -> str:
+        """The part of a member's path that names its student: the LMS's prefix, never the student's
+        own file name alone (a file named like a classmate's submission must not become theirs)."""
+        return path.name
 
 
 class CanvasCollector(_Collector):
@@ -301,6 +304,12 @@ class MoodleCollector(_Collector):
 
     system = "moodle"
     pattern = MOODLE_PATTERN
+
+    def identified_name(self, path: Path) -> str:
+        # newer Moodle: a folder per student, which the LMS names; the file inside is named by the student
+        if re.fullmatch(r".+?_\d+_assignsubmission_(?:file|onlinetext)", path.parent.name):
+            return f"{path.parent.name}/{path.name}"
+        return path.name
 
     def student_id(self, found, people):
         by_name = {e.get("name", "").casefold(): sid for sid, e in people.items() if e.get("name")}
@@ -359,8 +368,11 @@ def collect_zip(
             if not m.filename.endswith(".ipynb"):
                 result.skipped.append((m.filename, "not a notebook"))
                 continue
+            if m.file_size > MAX_NOTEBOOK_BYTES:
+                result.skipped.append((m.filename, f"{m.file_size / 2**20:.0f} MB, more than a notebook can be"))
+                continue
             info = plugin.collect(m.filename)
-            if not info or not info["student_id"]:
+            if not info or not re.fullmatch(r"[\w][\w.@+-]*", info["student_id"] or ""):
                 result.skipped.append((m.filename, f"the name does not follow {system}'s pattern"))
                 continue
             rank = (int(info.get("version") or 0), m.date_time)
@@ -372,9 +384,14 @@ def collect_zip(
                 result.skipped.append((best[sid][1].filename, f"an older notebook of {sid}"))
             best[sid] = (rank, m, info)
         for sid, (_, m, info) in sorted(best.items()):
+            try:
+                data = zf.read(m)
+            except (zipfile.BadZipFile, OSError, EOFError) as exc:  # a damaged member costs only itself
+                result.skipped.append((m.filename, f"unreadable in the zip ({exc})"))
+                continue
             folder = Path(into) / sid / assignment
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / notebook).write_bytes(zf.read(m))
+            (folder / notebook).write_bytes(data)
             stamp = "{:04d}-{:02d}-{:02d} {:02d}:{:02d}:{:02d}".format(*m.date_time)
             (folder / "timestamp.txt").write_text(stamp + "\n")
             result.written[sid] = folder / notebook

@@ -27,6 +27,8 @@ __all__ = ["Pair", "answers", "compare", "write_similarity", "THRESHOLD"]
 THRESHOLD = 0.8
 K = 25  # characters of filtered code per k-gram (copydetect's noise threshold): shorter code scores 0
 WINDOW = 5
+MAX_NOTEBOOK_BYTES = 20 * 2**20  # larger notebooks (stored outputs) are not read for this
+MAX_CODE_CHARS = 50_000  # one exercise's function; longer answers are not compared
 
 
 @dataclass(frozen=True)
@@ -44,17 +46,22 @@ def _source(cell) -> str:
 
 
 def answers(notebook: bytes, exercises: list[str]) -> dict[str, str]:
-    """``{exercise: code}``: the code cell of a submission that defines each exercise's function."""
+    """``{exercise: code}``: the function each exercise asks for, from the code cell that defines it.
+
+    Untrusted input, read as text only: a notebook that is not JSON gives nothing, and an answer
+    longer than ``MAX_CODE_CHARS`` is not compared (such a submission wants a human look anyway)."""
     try:
         cells = json.loads(notebook).get("cells", [])
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return {}
     found = {}
     for ex in exercises:
         pattern = re.compile(rf"^\s*def\s+{re.escape(ex)}\s*\(", re.M)
         for cell in cells if isinstance(cells, list) else []:
             if isinstance(cell, dict) and cell.get("cell_type") == "code" and pattern.search(_source(cell)):
-                found[ex] = _function(_source(cell), ex)
+                code = _function(_source(cell), ex)
+                if len(code) <= MAX_CODE_CHARS:
+                    found[ex] = code
                 break
     return found
 
@@ -65,7 +72,7 @@ def _function(code: str, name: str) -> str:
 
     try:
         tree = ast.parse(code)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return code
     defs = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == name]
     return (ast.get_source_segment(code, defs[-1]) or code) if defs else code
@@ -89,16 +96,17 @@ def compare(submissions: dict[str, bytes], release: bytes, assignment: str, exer
     from copydetect import compare_files
 
     release_answers = answers(release, exercises)
+    given = {student: answers(nb, exercises) for student, nb in sorted(submissions.items())}  # each parsed once
     pairs = []
     for ex in exercises:
         boiler = _boilerplate(release_answers.get(ex, ""))
         prints = {}
-        for student, nb in sorted(submissions.items()):
-            code = answers(nb, [ex]).get(ex, "")
+        for student, theirs in given.items():
+            code = theirs.get(ex, "")
             if code.strip() and code.strip() != release_answers.get(ex, "").strip():
                 try:
                     prints[student] = _fingerprint(code, boiler)
-                except (ValueError, TypeError, IndexError):  # code pygments cannot tokenise: nothing to compare
+                except Exception:  # noqa: BLE001 - untrusted code pygments cannot tokenise: nothing to compare
                     continue
         for a, b in itertools.combinations(sorted(prints), 2):
             if not len(prints[a].hashes) or not len(prints[b].hashes):
