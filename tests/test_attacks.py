@@ -691,6 +691,7 @@ def test_limits_held(attacked):
     if bomb.status == "kernel died":  # the memory cgroup's OOM killer chose the kernel
         assert "out of memory" in bomb.detail, bomb.detail
     else:
+        assert bomb.status == "graded", f"memory_bomb: {bomb.status}: {bomb.detail}"  # say what happened
         assert _reported(attacked, "memory_bomb", "HOARDED_GIB") * 2**30 <= limits.memory
     assert _reported(attacked, "fork_bomb", "FORKED") < limits.processes
     written_mb, files = _reported(attacked, "disk_bomb", "DISK_MB")
