@@ -690,6 +690,12 @@ def test_limits_held(attacked):
     bomb = attacked["outcomes"]["memory_bomb"]
     if bomb.status == "kernel died":  # the memory cgroup's OOM killer chose the kernel
         assert "out of memory" in bomb.detail, bomb.detail
+    elif bomb.status == "stopped":
+        # near the memory cgroup's limit the kernel reclaims the environment's file pages (torch's
+        # libraries) over and over before its OOM killer acts; on a loaded machine that outlasts the
+        # cell's time limit, which then ends the job: a limit held, the answers keep their marks
+        assert "ran past" in bomb.detail, bomb.detail
+        assert bomb.score == _max(), (bomb.score, bomb.detail)
     else:
         assert bomb.status == "graded", f"memory_bomb: {bomb.status}: {bomb.detail}"  # say what happened
         assert _reported(attacked, "memory_bomb", "HOARDED_GIB") * 2**30 <= limits.memory
