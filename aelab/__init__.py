@@ -83,6 +83,8 @@ _EXPORTS = {
     "expect_false": "selfcheck",
     "expect_shape": "selfcheck",
     "expect_true": "selfcheck",
+    # aelab.tasks (the numbers each lab's tasks state)
+    "task_settings": "tasks",
     # aelab.train
     "History": "train",
     "fit": "train",

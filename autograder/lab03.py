@@ -8,8 +8,9 @@ The specification is the task text of ``source/03_mnist_outlier_lab``:
   (N, 28, 28) or (N, 28, 28, 1) -> shape (N,) ((1,) or () for a single digit). The reconstruction
   may decode the mean of q(z|x) or a sample (the forward pass): the grading model's posterior is
   a near point mass (``make_reference.sharpen_mlpvae``), so both agree to ~1e-6.
-- ``compute_threshold(losses, outlier_fraction=0.01)``: the (1 - outlier_fraction) quantile of the
-  per-sample losses, one number. Any standard quantile definition is accepted (numpy's methods,
+- ``compute_threshold(losses, outlier_fraction=TASK.outlier_fraction)``: the (1 - outlier_fraction)
+  quantile of the per-sample losses, one number; the default fraction is the task's
+  (``aelab.task_settings("03_mnist_outlier_lab")``, read when a check runs). Any standard quantile definition is accepted (numpy's methods,
   Hyndman & Fan types 1-9): the value must lie between the neighbouring order statistics.
 - ``detect_outlier(vae, x, th)``: True where the loss is strictly above ``th``; a bool for one
   digit (784,), one bool per digit for a batch (N, 784).
@@ -25,6 +26,8 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from aelab.tasks import task_settings
 
 from . import reference as ref
 from ._common import DATA, as_bools, as_floats, as_scalar, call, close, fail
@@ -248,8 +251,12 @@ def _threshold(fn, losses: torch.Tensor, fraction: float | None, *, keyword: boo
     return as_scalar(result, label)
 
 
+def _task():
+    return task_settings("03_mnist_outlier_lab")
+
+
 def _check_quantile(fn, losses: torch.Tensor, fraction: float | None, *, keyword: bool = True) -> None:
-    f = 0.01 if fraction is None else fraction
+    f = _task().outlier_fraction if fraction is None else fraction
     th = _threshold(fn, losses, fraction, keyword=keyword)
     lo, hi = _bracket(losses.numpy(), f)
     tol = 1e-6 * max(1.0, abs(lo), abs(hi))
@@ -284,8 +291,8 @@ def check_compute_threshold_returns_number(fn):
 
 
 @grader("compute_threshold")
-def check_compute_threshold_default_99th(fn):
-    """compute_threshold's default is the 99th percentile of the per-sample losses."""
+def check_compute_threshold_default(fn):
+    """compute_threshold's default is the task's percentile of the per-sample losses."""
     losses = _data()["train_losses"]
     _check_quantile(fn, losses, None)
     perm = torch.randperm(len(losses), generator=torch.Generator().manual_seed(1))
@@ -294,10 +301,12 @@ def check_compute_threshold_default_99th(fn):
 
 @grader("compute_threshold")
 def check_compute_threshold_fraction(fn):
-    """compute_threshold honours outlier_fraction (0.05 and 0.2, keyword and positional)."""
+    """compute_threshold honours outlier_fraction (0.05 and 0.2, keyword and positional; others if
+    the task's default is one of them)."""
     losses = _data()["train_losses"][:2000]
-    _check_quantile(fn, losses, 0.05)
-    _check_quantile(fn, losses, 0.2, keyword=False)
+    keyword, positional = [f for f in (0.05, 0.2, 0.1, 0.3) if not math.isclose(f, _task().outlier_fraction)][:2]
+    _check_quantile(fn, losses, keyword)
+    _check_quantile(fn, losses, positional, keyword=False)
 
 
 @grader("compute_threshold")
@@ -420,8 +429,9 @@ def check_detect_outlier_ties(fn):
 
 @grader("detect_outlier")
 def check_detect_outlier_perturbed(fn):
-    """detect_outlier agrees with the reference on clean and 8x8-patched digits at the 99th percentile."""
+    """detect_outlier agrees with the reference on clean and 8x8-patched digits at the task's percentile."""
     model, data = _model(), _data()
     th = ref.compute_threshold(data["train_losses"])
-    _compare_flags(fn, model, data["x_test"], th, "on clean test digits at the 99th-percentile threshold")
-    _compare_flags(fn, model, data["x_pert"], th, "on perturbed test digits at the 99th-percentile threshold")
+    at = f"the {_task().percentile_name}-percentile threshold"
+    _compare_flags(fn, model, data["x_test"], th, f"on clean test digits at {at}")
+    _compare_flags(fn, model, data["x_pert"], th, f"on perturbed test digits at {at}")

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from aelab.tasks import task_settings
+
 
 def _t(x) -> torch.Tensor:
     """A float64 tensor copy of a tensor or array (the references compute in double precision)."""
@@ -42,6 +44,7 @@ def beta_vae_loss(x, x_hat, mu, log_var, beta=1.0) -> torch.Tensor:
 
 
 RECON_KINDS = ("mse", "l1", "bce")
+LAB03 = "03_mnist_outlier_lab"  # its task's numbers: aelab/tasks.py
 
 
 def reconstruction_error(x, x_hat, kind: str = "mse") -> torch.Tensor:
@@ -113,8 +116,11 @@ def reconstruction_loss(vae, x) -> torch.Tensor:
         return F.binary_cross_entropy(recon, x + 0.5, reduction="none").sum(dim=-1)
 
 
-def compute_threshold(losses, outlier_fraction: float = 0.01) -> float:
-    """The (1 - outlier_fraction) quantile of the per-sample losses (numpy's linear definition)."""
+def compute_threshold(losses, outlier_fraction: float | None = None) -> float:
+    """The (1 - outlier_fraction) quantile of the per-sample losses (numpy's linear definition);
+    the default fraction is the task's (``aelab.task_settings("03_mnist_outlier_lab")``)."""
+    if outlier_fraction is None:
+        outlier_fraction = task_settings(LAB03).outlier_fraction
     values = _t(losses).reshape(-1).numpy()
     return float(np.quantile(values, 1.0 - outlier_fraction))
 

@@ -16,6 +16,8 @@ Everything it made (users, homes, folders, processes) is removed by the fixtures
 
 from __future__ import annotations
 
+import csv
+import datetime
 import json
 import os
 import pwd
@@ -256,6 +258,14 @@ def term(env_prefix, users, klass):
     """The round trip of one assignment; returns what the checks need."""
     t0 = time.perf_counter()
     alice, bob, carol = users["alice"], users["bob"], users["carol"]
+    # due half an hour ago, one point per started hour late; alice has two days more
+    due = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=30)).isoformat(timespec="seconds")
+    deadlines = klass["base"] / "deadlines.toml"
+    deadlines.write_text(
+        f'[policy]\nlate_penalty = "per_hour:1"\n\n[due]\n{ASSIGNMENT} = "{due}"\n\n'
+        f"[extensions.{alice}]\n{ASSIGNMENT} = 48\n"
+    )
+    deadlines.chmod(0o644)
     everyone(env_prefix, [alice, bob, carol], "fetch_assignment", ASSIGNMENT)
     _answer_correctly(alice, klass["source"])
     _attack(bob)
@@ -268,7 +278,20 @@ def term(env_prefix, users, klass):
     carol_latest = max(p.name for p in klass["inbound"].iterdir() if p.name.startswith(carol + "+"))
     instructor(env_prefix, users, "collect", ASSIGNMENT, "--course-dir", klass["course"])
     t1 = time.perf_counter()
-    instructor(env_prefix, users, "autograde", ASSIGNMENT, "--course-dir", klass["course"], "--workers", "2")
+    instructor(
+        env_prefix,
+        users,
+        "autograde",
+        ASSIGNMENT,
+        "--course-dir",
+        klass["course"],
+        "--workers",
+        "2",
+        "--deadlines",
+        deadlines,
+        "--export",
+        "canvas,moodle",
+    )
     TIMINGS["autograde 3 submissions, 2 workers"] = time.perf_counter() - t1
     instructor(env_prefix, users, "feedback", ASSIGNMENT, "--course-dir", klass["course"])
     everyone(env_prefix, [alice, bob, carol], "fetch_feedback", ASSIGNMENT)
@@ -290,6 +313,23 @@ def test_gradebook_holds_the_expected_scores(term, klass, users):
     prof_uid = pwd.getpwnam(users["prof"]).pw_uid
     graded = klass["course"] / "autograded" / carol / ASSIGNMENT
     assert graded.stat().st_uid == prof_uid
+
+
+def test_deadlines_and_lms_export_of_the_class(term, klass, users):
+    """--deadlines: carol (late, no extension) loses a point in the LMS files; alice (an extension) does not."""
+    rows = {r["student"]: r for r in classroom.grades(klass["course"], ASSIGNMENT)}
+    alice, carol = users["alice"], users["carol"]
+    max_score = rows[alice]["max_score"]
+    with open(klass["course"] / "grades-canvas.csv", newline="", encoding="utf-8") as f:
+        canvas = list(csv.reader(f))
+    assert canvas[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"], canvas[0]
+    column = next(i for i, h in enumerate(canvas[0]) if ASSIGNMENT in h)
+    by_login = {row[3]: row[column] for row in canvas[1:] if len(row) > column}
+    assert float(by_login[alice]) == max_score, canvas
+    assert float(by_login[carol]) == max_score - 1, canvas
+    with open(klass["course"] / "grades-moodle.csv", newline="", encoding="utf-8") as f:
+        moodle = {row["Username"]: row[ASSIGNMENT] for row in csv.DictReader(f)}
+    assert float(moodle[alice]) == max_score and float(moodle[carol]) == max_score - 1, moodle
 
 
 def test_the_attacker_harmed_nobody(term, klass, users):

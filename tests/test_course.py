@@ -11,6 +11,7 @@ from course_helpers import ASSIGNMENTS, IDS, MARKERS, ROOT, SOURCES
 from course_helpers import notebooks as _notebooks
 
 from aelab.course import build
+from aelab.course.tasktext import render_notebook
 
 
 def test_all_four_assignments_exist():
@@ -127,5 +128,5 @@ def test_solutions_were_executed_without_errors(assignment, path):
     assert not errors, errors[:1]
     images = [o for c in code for o in c.outputs if "image/png" in o.get("data", {})]
     assert images, "the solutions carry their figures"
-    src = nbformat.read(path, as_version=4)
+    src = render_notebook(nbformat.read(path, as_version=4), assignment)  # the prose's task numbers filled in
     assert [c.source for c in nb.cells] == [c.source for c in src.cells]

@@ -91,3 +91,16 @@ def test_late_submissions_lose_points_unless_extended(tmp_path):
     with (tmp_path / "out" / "grades.csv").open() as fh:
         assert {r["student"]: float(r["score"]) for r in csv.DictReader(fh)}["bo"] == full - 3
     assert "late by 2.5 h" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_class_autograde_refuses_bad_options_before_anything_runs(tmp_path):
+    from aelab.course import classroom
+
+    with pytest.raises(classroom.ClassError, match="unknown system blackboard"):
+        classroom.autograde(tmp_path, A, export="blackboard")
+    bad = tmp_path / "deadlines.toml"
+    bad.write_text('[policy]\nlate_penalty = "sometimes"\n')
+    with pytest.raises(classroom.ClassError, match="late_penalty = 'sometimes'"):
+        classroom.autograde(tmp_path, A, deadlines=bad)
+    with pytest.raises(classroom.ClassError, match="no file"):
+        classroom.autograde(tmp_path, A, deadlines=tmp_path / "missing.toml")

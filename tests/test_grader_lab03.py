@@ -351,14 +351,14 @@ WRONG = {
         (rl_encoder_shifted, {"values"}),
     ],
     "compute_threshold": [
-        (th_first_percentile, {"default_99th"}),
-        (th_fraction_as_percent, {"default_99th"}),
-        (th_batch_means, {"default_99th"}),
+        (th_first_percentile, {"default"}),
+        (th_fraction_as_percent, {"default"}),
+        (th_batch_means, {"default"}),
         (th_ignores_fraction, {"fraction"}),
-        (th_max, {"default_99th"}),
-        (th_mean_plus_2std, {"default_99th"}),
-        (th_sorts_in_place, {"default_99th"}),
-        (th_rounded, {"default_99th"}),
+        (th_max, {"default"}),
+        (th_mean_plus_2std, {"default"}),
+        (th_sorts_in_place, {"default"}),
+        (th_rounded, {"default"}),
     ],
     "detect_outlier": [
         (do_inverted, {"single", "batch"}),
@@ -390,7 +390,7 @@ def test_messages_name_the_mistake_without_the_answer():
     assert "not the loss" in message("lab03.detect_outlier.batch", do_returns_loss)
     assert "opposite" in message("lab03.detect_outlier.batch", do_inverted)
     assert "equals th exactly" in message("lab03.detect_outlier.ties", do_ge)
-    msg = message("lab03.compute_threshold.default_99th", th_fraction_as_percent)
+    msg = message("lab03.compute_threshold.default", th_fraction_as_percent)
     assert "percentage" in msg
     assert "x + 0.5" in message("lab03.reconstruction_loss.values", rl_no_shift)
     assert "clamped" in message("lab03.reconstruction_loss.values", rl_no_shift_clamped)

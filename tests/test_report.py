@@ -65,6 +65,18 @@ def test_the_page_says_what_the_class_got_wrong():
     assert page.count("<img") == 2 and page.count("data:image/png;base64,") == 2
 
 
+def test_the_page_counts_per_test_the_notebooks_that_had_it_restored():
+    outcomes = _class()
+    outcomes[1].detail = "cell test_reconstruction_error_shape was edited: restored from the course"
+    outcomes[2].flags.append(
+        "cell test_reconstruction_error_shape was missing: put back from the course; "
+        "cell reconstruction_error's nbgrader metadata was changed: restored from the course"
+    )
+    text = re.sub(r"<[^>]+>", " ", class_report(outcomes))
+    assert re.search(r"test_reconstruction_error_shape\s+reconstruction_error\s+1/3 \(33 %\)\s+2\s", text), text
+    assert re.search(r"test_reconstruction_error_mse\s+reconstruction_error\s+\d/3 \(\d+ %\)\s+0\s", text), text
+
+
 def test_the_page_is_self_contained_and_escapes_what_students_chose():
     page = class_report(_class())
     assert "<script>" not in page and "&lt;script&gt;" in page

@@ -16,6 +16,7 @@ import nbformat
 import pytest
 
 from aelab.course.registry import ASSIGNMENTS
+from aelab.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = {a.name: ROOT / "source" / a.name / f"{a.name}.ipynb" for a in ASSIGNMENTS}
@@ -28,6 +29,8 @@ SETUP_LINES = [
     "aelab.seed_everything(SEED)",
     "device = aelab.get_device()",
 ]
+# A lab whose tasks state numbers (aelab/tasks.py) reads them here, after CHECKPOINT_DIR; no other lab has it.
+TASK_LINE = 'TASK = aelab.task_settings("{name}")  # the numbers the tasks state (aelab/tasks.py)'
 SETUP_LAST = 'print(f"fast mode: {FAST}, device: {device}, torch {torch.__version__}")'
 EXERCISE = re.compile(r"^### Exercise (\d+) — `(\w+)` \((\d+) points?\)$")
 SECTION = re.compile(r"^## (\d+)\. \S")
@@ -87,6 +90,12 @@ def test_one_setup_cell_with_the_fixed_lines(notebook):
         f"{name}: only imports may come before 'import aelab'"
     )
     body = [ln for ln in lines[start + 1 :] if ln]
+    task_line = TASK_LINE.format(name=name)
+    if name in TASKS:
+        assert body[3:4] == [task_line], f"{name}: its tasks state numbers; line 4 of the setup must be {task_line!r}"
+        body.remove(task_line)
+    else:
+        assert not any("task_settings" in ln for ln in body), f"{name} has no entry in aelab/tasks.py's TASKS"
     assert body[: len(SETUP_LINES)] == SETUP_LINES, f"{name}: the setup lines after 'import aelab' differ: {body[:6]}"
     assert body[-1] == SETUP_LAST, f"{name}: the setup cell must end with {SETUP_LAST!r}, not {body[-1]!r}"
     extra = body[len(SETUP_LINES) : -1]

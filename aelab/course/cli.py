@@ -193,6 +193,16 @@ def _class(parser: argparse.ArgumentParser) -> None:
             p.add_argument("--student", action="append", help="only these students (repeatable)")
             p.add_argument("--scheduler", default=None, help="grade on a Dask cluster: tcp://HOST:PORT")
             p.add_argument("--no-sandbox", action="store_true", help="grade without a sandbox when none can be had")
+            p.add_argument(
+                "--deadlines", type=Path, help="TOML of due dates, late penalty and extensions (aelab.course.deadlines)"
+            )
+            p.add_argument(
+                "--export", default=None, help="also write LMS gradebook files: canvas, moodle or canvas,moodle"
+            )
+            p.add_argument("--roster", type=Path, default=None, help="CSV mapping student_id to LMS ids, for --export")
+            p.add_argument(
+                "--export-dir", type=Path, default=None, help="folder for grades-<lms>.csv (default: course dir)"
+            )
 
     p = sub.add_parser("grades", help="print the gradebook's scores as CSV")
     p.add_argument("assignment", nargs="?")

@@ -78,7 +78,19 @@ def nbgrader_config(
     # A deleted test cell is put back (and graded) instead of silently losing its points.
     c.OverwriteCells.add_missing_cells = True
     c.GenerateFeedback.preprocessors = list(FEEDBACK_PREPROCESSORS)
+    # The prose's {{ task.name }} is filled in first, so the release, the gradebook's copy of each
+    # locked cell and its checksum all hold the lab's numbers (aelab/tasks.py).
+    c.GenerateAssignment.preprocessors = _generate_preprocessors()
     return c
+
+
+def _generate_preprocessors() -> list:
+    """aelab.course.tasktext.RenderTaskText, then nbgrader's own generate_assignment pipeline in its order."""
+    from nbgrader.converters import GenerateAssignment
+
+    from .tasktext import RenderTaskText
+
+    return [RenderTaskText, *GenerateAssignment.class_traits()["preprocessors"].default()]
 
 
 def student_config(course_id: str, exchange: str | os.PathLike):

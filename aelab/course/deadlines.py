@@ -65,10 +65,11 @@ class Deadlines:
         cfg.LatePenalty.policy = self.policy
         cfg.LatePenalty.points_per_hour = float(self.points_per_hour)
 
-    def apply(self, db_url: str, keys) -> None:
+    def apply(self, db_url: str, keys, *, clear_others: bool = True) -> None:
         """Due dates and extensions into a gradebook, for the ``(student, assignment)`` about to be
         recorded: the due dates of the other assignments and extensions not in the file are cleared
-        (a scratch gradebook outlives one run)."""
+        (a scratch gradebook outlives one run). ``clear_others=False`` (a class's own gradebook):
+        an assignment the file gives no due date keeps the one it has."""
         import warnings
 
         from nbgrader.api import Gradebook, MissingEntry
@@ -77,9 +78,12 @@ class Deadlines:
             warnings.simplefilter("ignore")  # SQLAlchemy's session warnings inside nbgrader: noise, not news
             for a in gb.assignments:
                 due = self.due.get(a.name)
-                a.duedate = due.astimezone(dt.UTC).replace(tzinfo=None) if due else None
+                if due is not None or clear_others:
+                    a.duedate = due.astimezone(dt.UTC).replace(tzinfo=None) if due else None
             gb.db.commit()
             for student, assignment in keys:
+                if not clear_others and assignment not in self.due:
+                    continue  # the file says nothing of this assignment: its extensions stay as they are
                 hours = self.extensions.get((student, assignment))
                 if hours:
                     gb.update_or_create_student(student)

@@ -40,6 +40,7 @@ from pathlib import Path
 from . import checkpoints, registry, wire
 from .config import CODE_STUB, cell_timeout
 from .sandbox import Limits, Sandbox, claim_slot, detect
+from .tasktext import render_notebook
 
 __all__ = ["JobSpec", "JobResult", "CellResult", "run_job", "prepare_notebook", "CHECK_CALL", "MAX_SUBMISSION"]
 
@@ -388,13 +389,21 @@ def _sandbox_env(mode: str, sock_path: str, cell_timeout_s: int) -> dict[str, st
     return env
 
 
+def source_notebook(spec: JobSpec):
+    """The instructor's source of ``spec``'s assignment, its prose's task numbers filled in
+    (:mod:`aelab.course.tasktext`): what the template, the restored cells and the feedback show."""
+    import nbformat
+
+    return render_notebook(nbformat.reads(spec.source.decode("utf-8"), as_version=4), spec.assignment)
+
+
 def run_job(spec: JobSpec) -> JobResult:
     """Grade one submission (see the module's docstring). Never raises for a bad submission."""
     import nbformat
 
     t0 = time.perf_counter()
     assignment = registry.assignment(spec.assignment)
-    source = nbformat.reads(spec.source.decode("utf-8"), as_version=4)
+    source = source_notebook(spec)
     graded_cells = [
         c for c in source.cells if c.cell_type == "code" and _meta(c).get("grade") and not _meta(c).get("solution")
     ]

@@ -197,6 +197,26 @@ def export(outcomes, out: Path, systems, roster: Path | None = None) -> list[Pat
     return paths
 
 
+def export_gradebook(db_url: str, out: Path, systems, roster: Path | None = None) -> list[Path]:
+    """``OUT/grades-<system>.csv`` from an nbgrader gradebook (every student and assignment in it;
+    names from the ``roster`` or else the gradebook's own); returns the paths."""
+    systems = parse_systems(systems)
+    with Gradebook(db_url) as gb:
+        people = read_roster(roster) or {
+            s.id: {"first_name": s.first_name or "", "last_name": s.last_name or "", "email": s.email or ""}
+            for s in gb.students
+        }
+        table = table_from_gradebook(gb)
+    paths = []
+    for system in systems:
+        path = Path(out) / f"grades-{system}.csv"
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(WRITERS[system](table, people), encoding="utf-8", newline="")
+        tmp.replace(path)
+        paths.append(path)
+    return paths
+
+
 def table_from_gradebook(gradebook: Gradebook, students=(), assignments=()) -> ScoreTable:
     """A :class:`ScoreTable` of an nbgrader gradebook (score = raw score minus the late penalty)."""
     chosen_a = [a for a in gradebook.assignments if not assignments or a.name in assignments]

@@ -25,11 +25,13 @@ def _scratch_key(root: Path, assignments, timeout: int | None) -> str:
 
     import nbgrader
 
+    from .. import tasks
     from . import config
 
     digest = hashlib.sha256()
     digest.update(f"{nbgrader.__version__}|{config.cell_timeout(timeout)}|".encode())
     digest.update(Path(config.__file__).read_bytes())
+    digest.update(Path(tasks.__file__).read_bytes())  # the prose's numbers (generate_assignment fills them in)
     for a in sorted(assignments):
         folder = Path(root) / "source" / a
         for path in sorted(folder.rglob("*")):

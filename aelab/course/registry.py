@@ -99,7 +99,7 @@ ASSIGNMENTS: tuple[Assignment, ...] = (
         "MNIST outlier lab",
         (
             _ex("reconstruction_loss", "shape", "values", "image_shapes", "single", "perturbed"),
-            _ex("compute_threshold", "returns_number", "default_99th", "fraction", "median", "equal_losses"),
+            _ex("compute_threshold", "returns_number", "default", "fraction", "median", "equal_losses"),
             _ex("detect_outlier", "single", "batch", "ties", "perturbed", uses=("reconstruction_loss",)),
         ),
     ),

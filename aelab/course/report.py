@@ -3,7 +3,8 @@
 Written by ``aelab grade`` from every row of ``OUT/report.json`` (so a regrade updates it), readable
 offline: figures are PNGs embedded as data URLs (matplotlib), no script, no external file. Sections:
 score distribution per assignment; pass rate per exercise and per test (each test by its
-``grade_id``); the most common failure messages per test, with counts; statuses (graded, missing,
+``grade_id``, with how many notebooks had it restored or put back); the most common failure
+messages per test, with counts; statuses (graded, missing,
 timed out, kernel died, ...) and flags (cells restored, tampering, nbgrader disagreements); grading
 time per job. Messages are the ones students see in their feedback (never the hidden tests).
 """
@@ -13,13 +14,26 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-__all__ = ["class_report", "write_report"]
+__all__ = ["class_report", "write_report", "restored_cells"]
 
 TOP_MESSAGES = 5
 TOP_PAIRS = 15
+
+
+# The engine's notes on a cell it put back (aelab/course/engine.py, prepare_notebook).
+_RESTORED = re.compile(
+    r"\bcell ([\w.-]+?)(?: was edited: restored| was missing: put back| changed type: restored|'s nbgrader metadata was changed)"
+)
+
+
+def restored_cells(outcome) -> set[str]:
+    """The grade_ids of the cells the engine restored or put back in ``outcome``'s notebook."""
+    text = "; ".join(x for x in [outcome.detail, *outcome.flags] if x)
+    return set(_RESTORED.findall(text))
 
 
 def _png(fig) -> str:
@@ -124,6 +138,7 @@ def class_report(outcomes, pairs=()) -> str:
                 numeric={1},
             )
         )
+        restored = Counter(gid for o in by_assignment[a] for gid in restored_cells(o))
         rows = []
         for gid, cs in cells.items():
             passed = sum(1 for c in cs if c.score >= c.max_score)
@@ -132,10 +147,20 @@ def class_report(outcomes, pairs=()) -> str:
                 f"<span class='bad'>{n}×</span> {esc(m)}" for m, n in failures.most_common(TOP_MESSAGES)
             )
             rows.append(
-                [esc(gid), esc(exercise_of[gid] or "–"), f"{passed}/{len(cs)} ({100 * passed / len(cs):.0f} %)", common]
+                [
+                    esc(gid),
+                    esc(exercise_of[gid] or "–"),
+                    f"{passed}/{len(cs)} ({100 * passed / len(cs):.0f} %)",
+                    str(restored.get(gid, 0)),
+                    common,
+                ]
             )
         parts.append(
-            _table(["test (grade_id)", "exercise", "passed", "most common failure messages"], rows, numeric={2})
+            _table(
+                ["test (grade_id)", "exercise", "passed", "restored", "most common failure messages"],
+                rows,
+                numeric={2, 3},
+            )
         )
 
     parts.append("<h2>Statuses and flags</h2>")

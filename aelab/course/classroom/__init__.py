@@ -81,6 +81,10 @@ def run(args) -> int:
                     students=args.student,
                     scheduler=args.scheduler,
                     allow_unsandboxed=args.no_sandbox,
+                    deadlines=args.deadlines,
+                    export=args.export,
+                    roster=args.roster,
+                    export_dir=args.export_dir,
                 )
             elif step == "feedback":
                 feedback(course_dir, args.assignment)

@@ -107,9 +107,18 @@ def autograde(
     students=None,
     scheduler: str | None = None,
     allow_unsandboxed: bool = False,
+    deadlines: Path | None = None,
+    export=None,
+    roster: Path | None = None,
+    export_dir: Path | None = None,
     log=print,
 ) -> dict:
     """Grade every collected submission of ``assignment`` into the course's gradebook.
+
+    ``deadlines``: a TOML of due dates, late penalty and extensions (:mod:`aelab.course.deadlines`),
+    set in the gradebook and applied by nbgrader's autograde (an assignment the file does not name
+    keeps its own due date); ``export``: ``"canvas,moodle"`` writes ``grades-<system>.csv`` of the
+    whole gradebook into ``export_dir`` (default: the course directory), with ``roster``'s LMS ids.
 
     Each submission is one job of the grading engine (:mod:`aelab.course.engine`): its notebook
     runs in the sandbox, the course's checks run outside it; jobs run on ``workers`` local
@@ -119,12 +128,20 @@ def autograde(
     reason (the cells that did not pass score 0) and the others go on. Returns
     ``{student: JobResult}``.
     """
+    from .. import lms
+    from ..deadlines import read_deadlines
     from ..engine import JobSpec
     from ..grading import sandbox_mode
     from ..jobs import run_jobs
     from ..record import record
 
     course_dir = Path(course_dir)
+    try:  # every option is checked before anything runs
+        systems = lms.parse_systems(export)
+        lms.read_roster(roster)
+        due = read_deadlines(deadlines)
+    except (ValueError, FileNotFoundError) as exc:
+        raise ClassError(str(exc)) from None
     students = list(students or submitted_students(course_dir, assignment))
     if not students:
         raise ClassError(f"no collected submissions of {assignment} under {course_dir / 'submitted'}")
@@ -155,7 +172,12 @@ def autograde(
     results = run_jobs(specs, workers=max(1, int(workers)), scheduler=scheduler, on_result=done)
     graded = {(s, assignment): r.notebook for s, r in results.items() if r.notebook}
     folders = {(s, assignment): course_dir / "submitted" / s / assignment for s, _ in graded}
-    failures = record(course_dir, graded, {assignment: source.stem}, config=load_config(course_dir), folders=folders)
+    config = load_config(course_dir)
+    db_url = config.CourseDirectory.get("db_url") or f"sqlite:///{course_dir / 'gradebook.db'}"
+    if due is not None:
+        due.apply(db_url, list(graded), clear_others=False)
+        due.configure(config)
+    failures = record(course_dir, graded, {assignment: source.stem}, config=config, folders=folders)
     if failures:
         raise ClassError(
             "nbgrader could not record "
@@ -168,6 +190,8 @@ def autograde(
         f"{', Dask ' + scheduler if scheduler else ''}) in {time.perf_counter() - t0:.1f} s"
         + (f"; no notebook from {', '.join(missing)}" if missing else "")
     )
+    for path in lms.export_gradebook(db_url, Path(export_dir or course_dir), systems, roster) if systems else []:
+        log(f"wrote {path}")
     return results
 
 
