@@ -41,6 +41,8 @@ FILE_MARKS: dict[str, tuple[str, ...]] = {
     "test_attacks.py": ("root", "slow", "notebook"),
     # lab 03 graded in the sandbox with the course's weights, and with a model of its own
     "test_checkpoints.py": ("notebook",),
+    # a class of five graded from a Canvas zip, one regraded from a Moodle zip: ~2.5 min
+    "test_lms_class.py": ("slow", "notebook"),
     # a class graded on a loopback Dask cluster (scheduler and two workers), one worker killed
     "test_dask.py": ("slow", "notebook"),
 }

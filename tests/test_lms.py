@@ -186,6 +186,23 @@ def test_moodle_zip_both_layouts_and_names_with_accents(tmp_path):
     assert all(p.is_relative_to(tmp_path / "into") for p in done.written.values())
 
 
+def test_moodle_folders_as_moodle_names_them_and_names_it_cleaned(tmp_path):
+    """Moodle's folders end in "_assignsubmission_file_/"; its file names drop quotes and turn "_" into spaces."""
+    _zip(
+        tmp_path / "sub.zip",
+        {
+            f"Bo Bobby O'Neil_57_assignsubmission_file_/{NB}": b"bo",
+            f"Mary Ann Lee_58_assignsubmission_file_/{NB}": b"mary",
+        },
+    )
+    (tmp_path / "roster.csv").write_text('student_id,name\nbo,"Bo ""Bobby"" O\'Neil"\nmary,Mary_Ann  Lee\n')
+    done = lms.collect_zip(tmp_path / "sub.zip", A, tmp_path / "into", roster=tmp_path / "roster.csv")
+    assert done.system == "moodle" and not done.skipped, done.summary()
+    assert sorted(done.written) == ["bo", "mary"]
+    assert (tmp_path / "into" / "bo" / A / NB).read_bytes() == b"bo"
+    assert lms.moodle_name_key('Zoë "Z" Ünal') == lms.moodle_name_key("zoë z ünal")
+
+
 def test_not_a_zip_and_a_bad_lms_are_refused(tmp_path):
     (tmp_path / "x.zip").write_text("no zip")
     with pytest.raises(ValueError, match="is not a zip file"):

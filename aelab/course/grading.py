@@ -21,6 +21,7 @@ import json
 import shutil
 import sys
 import time
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -279,8 +280,18 @@ def grade_class(
     from .report import write_report
 
     try:  # grades are written: nothing a submission's text does here may cost the class its report
-        pairs = [p for p in similarity.read_similarity(out) if p.assignment not in assignments]
         everyone = find_submissions(Path(submitted), assignments)[1]  # all students, also when regrading some
+        present = defaultdict(set)  # assignment -> students whose notebook is here to compare
+        for (st, aa), p in everyone.items():
+            if p is not None:
+                present[aa].add(st)
+        # a pair is recomputed when both notebooks are here; the others keep their score (a zip that
+        # holds only the regraded student leaves the class's other pairs as they were)
+        pairs = [
+            p
+            for p in similarity.read_similarity(out)
+            if p.assignment not in assignments or not {p.student_a, p.student_b} <= present[p.assignment]
+        ]
         for a in assignments:
             release = Path(root) / "release" / a / registry.assignment(a).notebook
             release_bytes = release.read_bytes() if release.exists() else b"{}"

@@ -269,7 +269,23 @@ CANVAS_PATTERN = (
     r"(?P<file_id>.+?)(?:-(?P<version>\d+))?\.ipynb$"
 )
 MAX_NOTEBOOK_BYTES = 200 * 2**20  # a zip member larger than this is skipped, not read
-MOODLE_PATTERN = r"^(?P<full_name>.+?)_(?P<lms_id>\d+)_assignsubmission_(?:file|onlinetext)[/_](?P<file_id>.+?)\.ipynb$"
+# Moodle names a file "<Full Name>_<id>_assignsubmission_file_<file>", or, downloaded in folders,
+# puts it in "<Full Name>_<id>_assignsubmission_file_/" (mod/assign's download_submissions).
+MOODLE_PATTERN = (
+    r"^(?P<full_name>.+?)_(?P<lms_id>\d+)_assignsubmission_(?:file|onlinetext)(?:_/|/|_)(?P<file_id>[^/]+?)\.ipynb$"
+)
+MOODLE_FOLDER = r".+?_\d+_assignsubmission_(?:file|onlinetext)_?"
+
+
+def moodle_name_key(name: str) -> str:
+    """A full name as Moodle spells it in file names (underscores as spaces, the characters its
+    clean_filename drops removed), case- and accent-form-folded: a roster's "Bo \"Bobby\" O'Neil"
+    matches the zip's "Bo Bobby O'Neil"."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFC", name).replace("_", " ")
+    text = re.sub(r'[\x00-\x1f\x7f\\/:*?"<>|]', "", text)
+    return re.sub(r"\s+", " ", text).strip().casefold()
 
 
 def _slug(name: str) -> str:
@@ -327,13 +343,13 @@ class MoodleCollector(_Collector):
 
     def identified_name(self, path: Path) -> str:
         # newer Moodle: a folder per student, which the LMS names; the file inside is named by the student
-        if re.fullmatch(r".+?_\d+_assignsubmission_(?:file|onlinetext)", path.parent.name):
+        if re.fullmatch(MOODLE_FOLDER, path.parent.name):
             return f"{path.parent.name}/{path.name}"
         return path.name
 
     def student_id(self, found, people):
-        by_name = {e.get("name", "").casefold(): sid for sid, e in people.items() if e.get("name")}
-        return by_name.get(found["full_name"].casefold()) or _slug(found["full_name"])
+        by_name = {moodle_name_key(e["name"]): sid for sid, e in people.items() if e.get("name")}
+        return by_name.get(moodle_name_key(found["full_name"])) or _slug(found["full_name"])
 
 
 COLLECTORS = {"canvas": CanvasCollector, "moodle": MoodleCollector}

@@ -4,8 +4,9 @@ For every assignment, each student's answer to each exercise (the code of the so
 defines the exercise's function, found by its ``def`` when metadata was lost) is fingerprinted with
 copydetect (k-gram winnowing, as in MOSS) after pygments' tokens are filtered: names become one
 token and comments and layout vanish, so renamed variables, dropped comments and reformatting do
-not hide a copy, and comparing exercise by exercise makes the order of functions irrelevant. The
-release's own code of the cell (signature, docstring, the stub) is boilerplate and is ignored.
+not hide a copy, and comparing exercise by exercise makes the order of functions irrelevant. Only
+the function's statements are compared (its signature and docstring are the release's, and in a
+short answer they would weigh as much as the code); the release's stub is boilerplate and ignored.
 
 The score of a pair is the larger of copydetect's two overlap fractions (the share of one answer's
 fingerprints found in the other), in [0, 1]. Pairs at or above the threshold are flagged for a human
@@ -78,6 +79,27 @@ def _function(code: str, name: str) -> str:
     return (ast.get_source_segment(code, defs[-1]) or code) if defs else code
 
 
+def _body(code: str) -> str:
+    """The statements of the function ``code`` defines, without its signature and docstring: what
+    the learner wrote. (A signature and docstring count as much as the code in a short answer, and
+    a renamed parameter or a dropped docstring then hides a copy; the one obvious line everybody
+    writes, shorter than ``K`` filtered characters, scores 0.) All of ``code`` when it does not parse."""
+    import ast
+
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return code
+    defs = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    if not defs:
+        return code
+    body = list(defs[-1].body)
+    first = body[0] if body else None
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+        body = body[1:]
+    return "\n".join(ast.get_source_segment(code, stmt) or "" for stmt in body)
+
+
 def _fingerprint(code: str, boilerplate: str):
     from copydetect import CodeFingerprint
 
@@ -99,13 +121,13 @@ def compare(submissions: dict[str, bytes], release: bytes, assignment: str, exer
     given = {student: answers(nb, exercises) for student, nb in sorted(submissions.items())}  # each parsed once
     pairs = []
     for ex in exercises:
-        boiler = _boilerplate(release_answers.get(ex, ""))
+        boiler = _boilerplate(_body(release_answers.get(ex, "")))
         prints = {}
         for student, theirs in given.items():
             code = theirs.get(ex, "")
             if code.strip() and code.strip() != release_answers.get(ex, "").strip():
                 try:
-                    prints[student] = _fingerprint(code, boiler)
+                    prints[student] = _fingerprint(_body(code), boiler)
                 except Exception:  # noqa: BLE001 - untrusted code pygments cannot tokenise: nothing to compare
                     continue
         for a, b in itertools.combinations(sorted(prints), 2):
