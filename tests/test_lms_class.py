@@ -4,7 +4,8 @@ Five lab-01 submissions in a Canvas-style zip (with a roster whose names carry c
 accents, and a stray file): ann right; bo wrong in one exercise; cy right in her own way but late;
 dee a copy of ann's with renamed variables, no comments and other layout; eve right in her own way.
 ``aelab grade ZIP`` grades them with the real engine (sandbox), with a deadlines file and both LMS
-exports; then bo's fixed submission is regraded from a Moodle-style zip into the same folder.
+exports; then bo's fixed submission is regraded from a Moodle-style zip into the same folder, and
+the whole class (bo's fixed answers) is graded once more from a Moodle-style zip of its own.
 """
 
 from __future__ import annotations
@@ -157,20 +158,40 @@ def _answered(answers: dict[str, str] | None) -> str:
     return nbformat.writes(nb)
 
 
-def _canvas_zip(path: Path) -> None:
-    entries = {
+def _entries(bo: dict) -> dict:
+    return {
         "ann": (_answered(None), ON_TIME, ""),
-        "bo": (_answered(BO_WRONG), ON_TIME, ""),
+        "bo": (_answered(bo), ON_TIME, ""),
         "cy": (_answered(CY), LATE, "late_"),
         "dee": (_answered(DISGUISED), ON_TIME, ""),
         "eve": (_answered(EVE), LATE, "late_"),  # late too, but with an extension
     }
+
+
+def _canvas_zip(path: Path) -> None:
+    entries = _entries(BO_WRONG)
     with zipfile.ZipFile(path, "w") as zf:
         for sid, canvas_id, _ in ROSTER:
             text, when, late = entries[sid]
             login = f"{sid}login"
             zf.writestr(zipfile.ZipInfo(f"{login}_{late}{canvas_id}_77{canvas_id}_{A}.ipynb", when), text)
         zf.writestr(zipfile.ZipInfo("readme.txt", ON_TIME), "not a submission")
+
+
+def _moodle_zip(path: Path) -> None:
+    """The class as Moodle gives it: names as it spells them in files (no quotes), flat files and folders."""
+    entries = _entries(BO_FIXED)
+    with zipfile.ZipFile(path, "w") as zf:
+        for i, (sid, _, name) in enumerate(ROSTER):
+            text, when, _ = entries[sid]
+            spelled = name.replace('"', "")
+            member = (
+                f"{spelled}_{2000 + i}_assignsubmission_file_/{A}.ipynb"
+                if i % 2
+                else f"{spelled}_{2000 + i}_assignsubmission_file_{A}.ipynb"
+            )
+            zf.writestr(zipfile.ZipInfo(member, when), text)
+        zf.writestr(zipfile.ZipInfo("index.html", ON_TIME), "<p>not a submission</p>")
 
 
 def _rows(path: Path) -> list[dict]:
@@ -284,6 +305,32 @@ def test_nothing_in_out_reveals_solutions_or_hidden_tests(graded):
             leaked = [h for h in hidden if h in text]
             assert not leaked, f"{path.relative_to(out)} holds hidden test lines: {leaked[:2]}"
     assert not any(p.name == "source" for p in out.rglob("*")), "no copy of source/ in OUT"
+
+
+@pytest.fixture(scope="module")
+def moodle_class(graded):
+    """The same class from a Moodle zip (bo's fixed answers), graded into a folder of its own."""
+    base = graded["out"].parent
+    _moodle_zip(base / "moodle-class.zip")
+    out = base / "out-moodle"
+    log = _grade(
+        base / "moodle-class.zip",
+        *("--out", out, "--assignments", A, "--deadlines", base / "deadlines.toml", "--export", "moodle"),
+        *("--roster", base / "roster.csv", "--workers", "2", "--timeout", "60"),
+    )
+    return dict(out=out, log=log)
+
+
+def test_a_class_from_a_moodle_zip(moodle_class, graded):
+    out, max_score = moodle_class["out"], float(graded["before"]["ann"]["max_score"])
+    scores = {r["student"]: float(r["score"]) for r in _rows(out / "grades.csv")}
+    assert scores == {"ann": max_score, "bo": max_score, "cy": max_score - 2, "dee": max_score, "eve": max_score}
+    assert "index.html" in moodle_class["log"], "the stray file is named as skipped"
+    moodle = {m["Username"]: float(m[A]) for m in _rows(out / "grades-moodle.csv")}
+    assert moodle == scores
+    pairs = similarity.read_similarity(out)
+    flagged = {(p.student_a, p.student_b) for p in pairs if p.score >= similarity.THRESHOLD}
+    assert flagged == {("ann", "dee")}, [p for p in pairs if p.score >= 0.3]
 
 
 def test_timestamps_came_from_the_zip(graded):
