@@ -55,6 +55,8 @@ def test_the_page_says_what_the_class_got_wrong():
     page = class_report(_class())
     text = re.sub(r"<[^>]+>", " ", page)
     assert "4 students, 2 assignments, 5 submissions" in text
+    one = re.sub(r"<[^>]+>", " ", class_report(_class()[:1]))
+    assert "1 student, 1 assignment, 1 submission." in one
     assert re.search(r"test_reconstruction_error_shape\s+reconstruction_error\s+1/3 \(33 %\)", text), text
     assert re.search(r"2×\s+" + re.escape(SHAPE), text), "the most common failure message is counted"
     assert "reconstruction_error" in text and "9 / 9" not in text

@@ -36,6 +36,10 @@ def restored_cells(outcome) -> set[str]:
     return set(_RESTORED.findall(text))
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _png(fig) -> str:
     import matplotlib.pyplot as plt
 
@@ -89,7 +93,8 @@ def class_report(outcomes, pairs=()) -> str:
         "text-align:left;vertical-align:top}th{background:#f3f3f3}.num{text-align:right}"
         "img{margin:.3em}.bad{color:#a00}</style></head><body>",
         "<h1>Class report</h1>",
-        f"<p>{len(students)} students, {len(assignments)} assignments, {len(outcomes)} submissions.</p>",
+        f"<p>{_count(len(students), 'student')}, {_count(len(assignments), 'assignment')}, "
+        f"{_count(len(outcomes), 'submission')}.</p>",
     ]
     if not outcomes:
         parts.append("<p>No submissions were graded.</p></body></html>")
