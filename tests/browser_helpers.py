@@ -9,6 +9,7 @@ out fails with a message that says what it was waiting for and what the page sho
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import os
 import re
@@ -74,6 +75,31 @@ def launch_browser(playwright, user_data_dir: Path):
         viewport=VIEWPORT,
         device_scale_factor=1,
     )
+
+
+@contextlib.contextmanager
+def local_page(path: Path, profile: Path):
+    """A Chromium page on the local file ``path`` (skips when opted out, fails saying why when
+    Chromium cannot run); yields ``(page, shots)``, the folder for screenshots."""
+    import pytest
+
+    reason = browser_unavailable_reason()
+    if opted_out():
+        pytest.skip(f"browser tests skipped: {SKIP_ENV} is set")
+    if reason:
+        pytest.fail(f"the browser tests cannot run: {reason}", pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    shots = Path(__file__).resolve().parent.parent / "test-output" / "browser"
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        context = launch_browser(pw, profile)
+        try:
+            page = context.new_page()
+            page.goto(Path(path).as_uri())
+            yield page, shots
+        finally:
+            context.close()
 
 
 def quiet_lab_settings(settings_dir: Path) -> None:

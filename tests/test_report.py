@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -96,25 +95,9 @@ def test_an_empty_class_gives_a_page_that_says_so(tmp_path):
 def test_the_page_renders_in_chromium(tmp_path):
     import browser_helpers as bh
 
-    reason = bh.browser_unavailable_reason()
-    if bh.opted_out():
-        pytest.skip(f"browser tests skipped: {bh.SKIP_ENV} is set")
-    if reason:
-        pytest.fail(f"the browser tests cannot run: {reason}", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    path = write_report(_class(), tmp_path)
-    shots = Path(__file__).resolve().parent.parent / "test-output" / "browser"
-    shots.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        context = bh.launch_browser(pw, tmp_path / "profile")
-        try:
-            page = context.new_page()
-            page.goto(path.as_uri())
-            widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")
-            assert len(widths) == 2 and all(w > 100 for w in widths), widths
-            assert page.locator("h2").all_inner_texts()[:2] == ["Scores", "Pass rates per exercise and per test"]
-            assert page.evaluate("() => document.querySelectorAll('script').length") == 0
-            page.screenshot(path=str(shots / "class-report.png"), full_page=True)
-        finally:
-            context.close()
+    with bh.local_page(write_report(_class(), tmp_path), tmp_path / "profile") as (page, shots):
+        widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")
+        assert len(widths) == 2 and all(w > 100 for w in widths), widths
+        assert page.locator("h2").all_inner_texts()[:2] == ["Scores", "Pass rates per exercise and per test"]
+        assert page.evaluate("() => document.querySelectorAll('script').length") == 0
+        page.screenshot(path=str(shots / "class-report.png"), full_page=True)

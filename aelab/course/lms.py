@@ -182,11 +182,8 @@ def table_from_outcomes(outcomes) -> ScoreTable:
     return ScoreTable(students, assignments, max_scores, {(o.student, o.assignment): o.score for o in outcomes})
 
 
-def export(outcomes, out: Path, systems, roster: Path | None = None) -> list[Path]:
-    """Write ``OUT/grades-<system>.csv`` for each of ``systems``; returns the paths."""
-    systems = parse_systems(systems)
-    people = read_roster(roster)
-    table = table_from_outcomes(outcomes)
+def _write(table: ScoreTable, people: dict, out: Path, systems: list[str]) -> list[Path]:
+    """``out/grades-<system>.csv`` of ``table``, each written whole (renamed into place)."""
     paths = []
     for system in systems:
         path = Path(out) / f"grades-{system}.csv"
@@ -195,6 +192,12 @@ def export(outcomes, out: Path, systems, roster: Path | None = None) -> list[Pat
         tmp.replace(path)
         paths.append(path)
     return paths
+
+
+def export(outcomes, out: Path, systems, roster: Path | None = None) -> list[Path]:
+    """Write ``OUT/grades-<system>.csv`` for each of ``systems``; returns the paths."""
+    systems = parse_systems(systems)
+    return _write(table_from_outcomes(outcomes), read_roster(roster), out, systems)
 
 
 def export_gradebook(db_url: str, out: Path, systems, roster: Path | None = None) -> list[Path]:
@@ -202,19 +205,17 @@ def export_gradebook(db_url: str, out: Path, systems, roster: Path | None = None
     names from the ``roster`` or else the gradebook's own); returns the paths."""
     systems = parse_systems(systems)
     with Gradebook(db_url) as gb:
-        people = read_roster(roster) or {
-            s.id: {"first_name": s.first_name or "", "last_name": s.last_name or "", "email": s.email or ""}
-            for s in gb.students
-        }
+        people = read_roster(roster) or _gradebook_people(gb)
         table = table_from_gradebook(gb)
-    paths = []
-    for system in systems:
-        path = Path(out) / f"grades-{system}.csv"
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(WRITERS[system](table, people), encoding="utf-8", newline="")
-        tmp.replace(path)
-        paths.append(path)
-    return paths
+    return _write(table, people, out, systems)
+
+
+def _gradebook_people(gradebook: Gradebook) -> dict[str, dict[str, str]]:
+    """The gradebook's own names and emails, as a roster."""
+    return {
+        s.id: {"first_name": s.first_name or "", "last_name": s.last_name or "", "email": s.email or ""}
+        for s in gradebook.students
+    }
 
 
 def table_from_gradebook(gradebook: Gradebook, students=(), assignments=()) -> ScoreTable:
@@ -238,14 +239,7 @@ class _LMSExportPlugin(ExportPlugin):
 
     def export(self, gradebook: Gradebook) -> None:
         dest = self.to or f"grades-{self.system}.csv"
-        people = {}
-        if self.roster:
-            people = read_roster(Path(self.roster))
-        else:  # the gradebook's own names and emails
-            people = {
-                s.id: {"first_name": s.first_name or "", "last_name": s.last_name or "", "email": s.email or ""}
-                for s in gradebook.students
-            }
+        people = read_roster(Path(self.roster)) if self.roster else _gradebook_people(gradebook)
         table = table_from_gradebook(gradebook, [str(s) for s in self.student], [str(a) for a in self.assignment])
         self.log.info("Exporting grades for %s to %s", self.system, dest)
         Path(dest).write_text(WRITERS[self.system](table, people), encoding="utf-8", newline="")
