@@ -39,6 +39,9 @@ __all__ = [
     "METHODS",
     "format_table",
     "format_auprc_table",
+    "format_ci_table",
+    "bootstrap_auroc",
+    "bootstrap_auroc_ci",
     "draw_figure",
 ]
 
@@ -70,6 +73,7 @@ ORIGINAL_BATCH, ORIGINAL_LR, ORIGINAL_STEPS = 256, 1e-4, 300  # 300 steps = 20 e
 N_SAMPLES = 16  # z samples for the reconstruction probability and the ELBO
 PCA_COMPONENTS = 16
 FAST_TRAIN = 600  # training digits per split in fast mode
+BOOTSTRAP, BOOTSTRAP_SEED, CI_LEVEL = 1000, 0, 0.95  # resamples of the test digits for the AUROC intervals
 FAST_EPOCHS = {"bvae": 2, "original": 1}
 
 
@@ -268,7 +272,70 @@ def _job(digit: int, seed: int, spec: dict) -> dict:
         "auprc": {m: float(auprc(y, scores[m])) for m in methods},
         "train_seconds": train_s,
         "score_seconds": score_s,
+        "scores": {m: scores[m].double().numpy() for m in methods},
     }
+
+
+def _resample_weights(strata: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
+    """(n_resamples, N) counts: each row draws, within every stratum, as many items as it has, with replacement."""
+    rng = np.random.default_rng(seed)
+    weights = np.zeros((n_resamples, len(strata)), dtype=np.float64)
+    for value in np.unique(strata):
+        members = np.flatnonzero(strata == value)
+        k = len(members)
+        draws = rng.integers(0, k, (n_resamples, k)) + np.arange(n_resamples)[:, None] * k
+        weights[:, members] = np.bincount(draws.ravel(), minlength=n_resamples * k).reshape(n_resamples, k)
+    return weights
+
+
+def _weighted_auroc(y: np.ndarray, s: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """AUROC of scores ``s`` (N,) for labels ``y`` (N,) with each row of ``weights`` (B, N) as item counts: (B,).
+
+    The Mann-Whitney statistic, ties counted one half: with all weights 1 it is the plain AUROC.
+    """
+    pos, neg = y == 1, y == 0
+    order = np.argsort(s[neg], kind="stable")
+    s_neg = s[neg][order]
+    w_neg = weights[:, neg][:, order]
+    cum = np.concatenate([np.zeros((len(weights), 1)), np.cumsum(w_neg, axis=1)], axis=1)
+    left = np.searchsorted(s_neg, s[pos], side="left")
+    right = np.searchsorted(s_neg, s[pos], side="right")
+    w_pos = weights[:, pos]
+    wins = (w_pos * (cum[:, left] + 0.5 * (cum[:, right] - cum[:, left]))).sum(1)
+    return wins / (w_pos.sum(1) * w_neg.sum(1))
+
+
+def bootstrap_auroc(
+    y, scores, strata=None, n_resamples: int = BOOTSTRAP, seed: int = BOOTSTRAP_SEED, weights=None
+) -> np.ndarray:
+    """Bootstrap replicates of the AUROC: the test digits are drawn again with replacement, within each
+    stratum (default: the two labels), ``n_resamples`` times (seeded).
+
+    Args:
+        y: (N,) 0/1 labels (1 = anomaly). scores: (N,) scores, or (S, N) scores of S seeds on the same
+            test digits (a replicate is then the mean of their AUROCs on the same resample).
+        strata: (N,) groups resampled separately (the benchmark uses the test digits' classes, which
+            keeps the number of normal and anomalous digits fixed for every held-out digit).
+        weights: precomputed ``(n_resamples, N)`` counts (one resample shared by several calls).
+    Returns:
+        (n_resamples,) AUROC replicates.
+    """
+    y = np.asarray(y).astype(np.int64)
+    s = np.atleast_2d(np.asarray(scores, dtype=np.float64))
+    if s.shape[1] != len(y) or not ((y == 0).any() and (y == 1).any()):
+        raise ValueError("scores must have one column per label, and labels must hold both 0 and 1")
+    if weights is None:
+        weights = _resample_weights(y if strata is None else np.asarray(strata), n_resamples, seed)
+    return np.mean([_weighted_auroc(y, row, weights) for row in s], axis=0)
+
+
+def bootstrap_auroc_ci(
+    y, scores, strata=None, n_resamples: int = BOOTSTRAP, seed: int = BOOTSTRAP_SEED, level: float = CI_LEVEL
+) -> tuple[np.ndarray, np.ndarray]:
+    """The percentile bootstrap interval of the AUROC (``level``, default 95 %): ``([lo, hi], replicates)``."""
+    reps = bootstrap_auroc(y, scores, strata, n_resamples, seed)
+    tail = 100 * (1 - level) / 2
+    return np.percentile(reps, [tail, 100 - tail]), reps
 
 
 def _check_digits(digits) -> list[int]:
@@ -309,6 +376,7 @@ def run_auroc_benchmark(
     train_data=None,
     test_data=None,
     log: Callable[[str], None] | None = None,
+    bootstrap: int = BOOTSTRAP,
 ) -> dict:
     """Run the leave-one-digit-out benchmark and return its results.
 
@@ -329,11 +397,17 @@ def run_auroc_benchmark(
             not depend on how many workers ran it.
         train_data, test_data: :class:`~aelab.data.MNISTData` to use instead of ``load_mnist``.
         log: where the per-digit lines go (default ``print``).
+        bootstrap: resamples of the test digits for the 95 % interval of each AUROC (0: none). The
+            test digits are drawn with replacement within each class (so every held-out digit keeps
+            its number of normal and anomalous digits), one seeded resample shared by every method
+            and digit; with several seeds a replicate is the mean over seeds.
     Returns:
         ``{"data_source": str, "methods": {name: {"auroc": [...], "auprc": [...], "mean_auroc":
         float, "train_seconds": float}}, "digits": [...], "seeds": [...], "std_auroc": {...},
         "std_mean_auroc": {...}, "mean_auprc": {...}, "score_seconds": {...}, "settings": {...},
-        "total_seconds": float}``. The four ``bvae_*`` methods share one trained model each time;
+        "total_seconds": float}``, and with ``bootstrap``: ``"ci_auroc": {name: [[lo, hi], ...]}`` (per
+        digit), ``"ci_mean_auroc": {name: [lo, hi]}`` and ``"bootstrap": {"resamples", "seed",
+        "level", "strata"}``. The four ``bvae_*`` methods share one trained model each time;
         each reports that training time.
     """
     from aelab.data import MNISTData, load_mnist
@@ -352,6 +426,8 @@ def run_auroc_benchmark(
         raise ValueError(f"threads must be a positive int or None, got {threads!r}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive int, got {workers!r}")
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, int) or bootstrap < 0:
+        raise ValueError(f"bootstrap must be a non-negative int, got {bootstrap!r}")
     dev = get_device(device)
     say = log or print
     if train_data is None:
@@ -374,6 +450,7 @@ def run_auroc_benchmark(
     workers = min(workers, len(jobs))
     per = {m: np.full((len(seeds), len(digits)), np.nan) for m in methods}
     per_pr = {m: np.full((len(seeds), len(digits)), np.nan) for m in methods}
+    kept: dict[tuple[str, int, int], np.ndarray] = {}  # (method, seed index, digit index) -> test scores
     train_s = {m: 0.0 for m in methods}
     score_s = {m: 0.0 for m in methods}
     start = time.perf_counter()
@@ -385,6 +462,7 @@ def run_auroc_benchmark(
             per_pr[m][si, di] = out["auprc"][m]
             train_s[m] += out["train_seconds"][m]
             score_s[m] += out["score_seconds"][m]
+            kept[(m, si, di)] = np.asarray(out["scores"][m])
         if progress:
             cells = " ".join(f"{METHODS[m][0]}={out['auroc'][m]:.3f}" for m in methods)
             say(f"digit {out['digit']} seed {out['seed']} ({time.perf_counter() - start:.0f} s): {cells}")
@@ -450,7 +528,39 @@ def run_auroc_benchmark(
         },
         "total_seconds": float(total),
     }
+    if bootstrap:
+        result.update(_intervals(kept, methods, digits, seeds, test_data.labels.numpy(), bootstrap))
     return result
+
+
+def _intervals(kept: dict, methods, digits, seeds, strata: np.ndarray, n_resamples: int) -> dict:
+    """The result's bootstrap keys: per-digit and mean-AUROC percentile intervals."""
+    weights = _resample_weights(strata, n_resamples, BOOTSTRAP_SEED)
+    tail = 100 * (1 - CI_LEVEL) / 2
+    ci, ci_mean = {}, {}
+    for m in methods:
+        reps = np.stack(
+            [
+                bootstrap_auroc(
+                    (strata == d).astype(np.int64),
+                    np.stack([kept[(m, si, di)] for si in range(len(seeds))]),
+                    weights=weights,
+                )
+                for di, d in enumerate(digits)
+            ]
+        )  # (digits, resamples)
+        ci[m] = [[float(v) for v in np.percentile(r, [tail, 100 - tail])] for r in reps]
+        ci_mean[m] = [float(v) for v in np.percentile(reps.mean(0), [tail, 100 - tail])]
+    return {
+        "ci_auroc": ci,
+        "ci_mean_auroc": ci_mean,
+        "bootstrap": {
+            "resamples": n_resamples,
+            "seed": BOOTSTRAP_SEED,
+            "level": CI_LEVEL,
+            "strata": "test digit class (fixed normal/anomalous counts)",
+        },
+    }
 
 
 def format_table(result: dict) -> str:
@@ -477,6 +587,30 @@ def format_table(result: dict) -> str:
     if "mean_auprc" in result:
         lines.append("AUPRC" + " " + " ".join(f"{result['mean_auprc'][m]:>{width}.3f}" for m in methods))
     lines.append("train s " + " ".join(f"{result['methods'][m]['train_seconds']:>{width - 2}.1f}" for m in methods)[2:])
+    return "\n".join(lines)
+
+
+def format_ci_table(result: dict) -> str:
+    """The per-digit 95 % bootstrap intervals of the AUROC (``result["ci_auroc"]``) as text ("" without them)."""
+    if "ci_auroc" not in result:
+        return ""
+    methods = list(result["methods"])
+    digits = result["digits"]
+    labels = [METHODS.get(m, (m,))[0] for m in methods]
+    width = max(14, *(len(s) for s in labels))
+    b = result.get("bootstrap", {})
+    lines = [
+        f"AUROC {100 * b.get('level', CI_LEVEL):.0f} % bootstrap interval per held-out digit "
+        f"({b.get('resamples')} resamples of the test digits, stratified by class)",
+        "digit " + " ".join(f"{s:>{width}}" for s in labels),
+    ]
+
+    def cell(lo_hi):
+        return f"[{lo_hi[0]:.3f}, {lo_hi[1]:.3f}]"
+
+    for i, d in enumerate(digits):
+        lines.append(f"{d:>5} " + " ".join(f"{cell(result['ci_auroc'][m][i]):>{width}}" for m in methods))
+    lines.append(" mean " + " ".join(f"{cell(result['ci_mean_auroc'][m]):>{width}}" for m in methods))
     return "\n".join(lines)
 
 
@@ -550,6 +684,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--workers", type=int, default=None, help="processes running digits side by side (default: one per CPU core)"
     )
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=BOOTSTRAP,
+        help=f"resamples of the test digits for the AUROC's 95 %% intervals (default {BOOTSTRAP}; 0: none)",
+    )
     p.add_argument("--quiet", action="store_true", help="no per-digit progress lines")
     return p
 
@@ -567,11 +707,15 @@ def main(argv: list[str] | None = None) -> int:
             progress=not args.quiet,
             threads=args.threads or None,
             workers=args.workers or _cpu_count(),
+            bootstrap=args.bootstrap,
         )
     except (ValueError, TypeError) as exc:
         print(f"bench/auroc.py: {exc}", file=sys.stderr)
         return 2
     print(format_table(result))
+    if "ci_auroc" in result:
+        print()
+        print(format_ci_table(result))
     print()
     print(format_auprc_table(result))
     print(
