@@ -434,6 +434,7 @@ def run_auroc_benchmark(
     test_data=None,
     log: Callable[[str], None] | None = None,
     bootstrap: int = BOOTSTRAP,
+    keep_scores: dict | None = None,
 ) -> dict:
     """Run the leave-one-digit-out benchmark and return its results.
 
@@ -458,6 +459,8 @@ def run_auroc_benchmark(
             test digits are drawn with replacement within each class (so every held-out digit keeps
             its number of normal and anomalous digits), one seeded resample shared by every method
             and digit; with several seeds a replicate is the mean over seeds.
+        keep_scores: a dict to fill with every job's test scores, ``{"method/digit/seed": (N,) array}``
+            (for analyses after the run; the CLI's ``--save-scores``).
     Returns:
         ``{"data_source": str, "methods": {name: {"auroc": [...], "auprc": [...], "mean_auroc":
         float, "train_seconds": float}}, "digits": [...], "seeds": [...], "std_auroc": {...},
@@ -520,6 +523,8 @@ def run_auroc_benchmark(
             train_s[m] += out["train_seconds"][m]
             score_s[m] += out["score_seconds"][m]
             kept[(m, si, di)] = np.asarray(out["scores"][m])
+            if keep_scores is not None:
+                keep_scores[f"{m}/{out['digit']}/{out['seed']}"] = kept[(m, si, di)]
         if progress:
             cells = " ".join(f"{METHODS[m][0]}={out['auroc'][m]:.3f}" for m in methods)
             say(f"digit {out['digit']} seed {out['seed']} ({time.perf_counter() - start:.0f} s): {cells}")
@@ -747,12 +752,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=BOOTSTRAP,
         help=f"resamples of the test digits for the AUROC's 95 %% intervals (default {BOOTSTRAP}; 0: none)",
     )
+    p.add_argument(
+        "--save-scores", type=Path, default=None, help="write every method's test scores (and labels) to this .npz"
+    )
     p.add_argument("--quiet", action="store_true", help="no per-digit progress lines")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    kept: dict | None = {} if args.save_scores is not None else None
     try:
         result = run_auroc_benchmark(
             digits=args.digits,
@@ -765,6 +774,7 @@ def main(argv: list[str] | None = None) -> int:
             threads=args.threads or None,
             workers=args.workers or _cpu_count(),
             bootstrap=args.bootstrap,
+            keep_scores=kept,
         )
     except (ValueError, TypeError) as exc:
         print(f"bench/auroc.py: {exc}", file=sys.stderr)
@@ -787,6 +797,13 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.json}")
+    if args.save_scores is not None:
+        from aelab.data import load_mnist
+
+        labels = load_mnist("test", verbose=False, source=result["data_source"]).labels.numpy()
+        args.save_scores.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(args.save_scores, test_labels=labels, **kept)
+        print(f"wrote {args.save_scores}")
     if args.figure is not None:
         draw_figure(result, args.figure)
         print(f"wrote {args.figure}")

@@ -48,8 +48,11 @@ def derived(path: str, run: dict) -> dict:
     train, test = _split(ss, folds, fold, n)
     bits = run["elbo"] / math.log(2)
     out = {"recon_minus_kl_ctx": run["recon_ctx"] - run["kl"] / math.log(2)}
+    ctx10 = bits - run["elbo_ctx"]
     for t in ef.TEMPLATES:
         out[f"elbo_ctx{t}"] = bits - _adaptive(ss, folds, fold, n, t)
+        if "gmmsel_ctx" in run:
+            out[f"gmmsel_ctx{t}"] = run["gmmsel_ctx"] + ctx10 - _adaptive(ss, folds, fold, n, t)
     xtr = binarize(train.images[train.labels != digit])
     xte = binarize(test.images)
     for strength in (2.0, 16.0):
