@@ -459,3 +459,21 @@ def test_resplit_folds_partition_the_digits_stratified():
     assert set(small) <= set(split_indices(labels, 0, folds=5, fold=0)[0]) and np.array_equal(test0, seen[0])
     with pytest.raises(ValueError, match="fold"):
         split_indices(labels, 0, folds=5, fold=5)
+
+
+def test_mixture_prior_score_is_seeded_and_chooses_its_components_on_training_digits(mnist):
+    """bvae_gmm_ctx: the -ELBO under a Gaussian mixture fitted to the training digits' codes; the same
+    seed gives the same scores, the number of components comes from GMM_COMPONENTS (fast: 1 or 2)."""
+    train, test = mnist
+    torch.manual_seed(0)
+    model = BernoulliVAE(**bench.BVAE_CONFIG).eval()
+    xtr, xte = binarize(train.images[:300]), binarize(test.images[:50])
+    a, k = bench._gmm_prior_nelbo(model, xtr, xte, seed=0, n_samples=2, fast=False)
+    b, k2 = bench._gmm_prior_nelbo(model, xtr, xte, seed=0, n_samples=2, fast=False)
+    assert a.shape == (50,) and torch.isfinite(a).all() and torch.equal(a, b) and k == k2
+    assert k in bench.GMM_COMPONENTS
+    _, k_fast = bench._gmm_prior_nelbo(model, xtr, xte, seed=0, n_samples=2, fast=True)
+    assert k_fast in (1, 2)
+    # any number of test digits: one score each (the mixture is fitted on the training digits only)
+    c, _ = bench._gmm_prior_nelbo(model, xtr, binarize(test.images[:80]), seed=0, n_samples=2, fast=False)
+    assert c.shape == (80,) and torch.isfinite(c).all()
