@@ -215,9 +215,14 @@ def test_cli_writes_json_and_figure(tmp_path, capsys, monkeypatch):
             str(out),
             "--figure",
             str(fig),
+            "--save-scores",
+            str(tmp_path / "s.npz"),
         ]
     )
     captured = capsys.readouterr()
+    saved = np.load(tmp_path / "s.npz")
+    assert set(saved) == {"test_labels"} | {f"{m}/{d}/0" for m in ("pca", "iforest") for d in (0, 1)}
+    assert saved["pca/1/0"].shape == saved["test_labels"].shape
     assert code == 0
     assert captured.err == ""
     result = json.loads(out.read_text())
