@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+from pathlib import Path
 
 import auroc as bench  # bench/auroc.py (pytest puts bench/ on sys.path, pyproject.toml)
 import numpy as np
@@ -482,3 +484,48 @@ def test_mixture_prior_score_is_seeded_and_chooses_its_components_on_training_di
     # any number of test digits: one score each (the mixture is fitted on the training digits only)
     c, _ = bench._gmm_prior_nelbo(model, xtr, binarize(test.images[:80]), seed=0, n_samples=2, fast=False)
     assert c.shape == (80,) and torch.isfinite(c).all()
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting to be reaped counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_workers_die_with_the_benchmark(tmp_path):
+    """A worker of the benchmark's pool does not train on as an orphan when its parent is killed."""
+    import subprocess
+    import textwrap
+    import time
+
+    script = tmp_path / "run.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import multiprocessing, os, sys, time
+            from concurrent.futures import ProcessPoolExecutor
+            sys.path.insert(0, {str(Path(bench.__file__).parent)!r})
+            import auroc
+            if __name__ == "__main__":
+                ctx = multiprocessing.get_context("spawn")
+                with ProcessPoolExecutor(1, mp_context=ctx, initializer=auroc._worker_init, initargs=(None, None)) as pool:
+                    print(pool.submit(os.getpid).result(), flush=True)
+                    pool.submit(time.sleep, 120).result()
+            """
+        )
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        child = int(proc.stdout.readline())
+        assert _alive(child)
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 20
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(child), f"worker {child} kept running after the benchmark's process was killed"
