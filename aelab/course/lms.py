@@ -266,9 +266,9 @@ MAX_NOTEBOOK_BYTES = 200 * 2**20  # a zip member larger than this is skipped, no
 # Moodle names a file "<Full Name>_<id>_assignsubmission_file_<file>", or, downloaded in folders,
 # puts it in "<Full Name>_<id>_assignsubmission_file_/" (mod/assign's download_submissions).
 MOODLE_PATTERN = (
-    r"^(?P<full_name>.+?)_(?P<lms_id>\d+)_assignsubmission_(?:file|onlinetext)(?:_/|/|_)(?P<file_id>[^/]+?)\.ipynb$"
+    r"^(?P<full_name>[^/]+?)_(?P<lms_id>\d+)_assignsubmission_(?:file|onlinetext)(?:_/|/|_)(?P<file_id>[^/]+?)\.ipynb$"
 )
-MOODLE_FOLDER = r".+?_\d+_assignsubmission_(?:file|onlinetext)_?"
+MOODLE_FOLDER = r"[^/]+?_\d+_assignsubmission_(?:file|onlinetext)_?"
 
 
 def moodle_name_key(name: str) -> str:
@@ -336,9 +336,11 @@ class MoodleCollector(_Collector):
     pattern = MOODLE_PATTERN
 
     def identified_name(self, path: Path) -> str:
-        # newer Moodle: a folder per student, which the LMS names; the file inside is named by the student
-        if re.fullmatch(MOODLE_FOLDER, path.parent.name):
-            return f"{path.parent.name}/{path.name}"
+        # newer Moodle: a folder per student, which the LMS names; below it the student names the
+        # files and may make folders of their own, so the outermost LMS-named folder decides
+        for part in path.parts[:-1]:
+            if re.fullmatch(MOODLE_FOLDER, part):
+                return f"{part}/{path.name}"
         return path.name
 
     def student_id(self, found, people):
