@@ -104,3 +104,27 @@ def test_class_autograde_refuses_bad_options_before_anything_runs(tmp_path):
         classroom.autograde(tmp_path, A, deadlines=bad)
     with pytest.raises(classroom.ClassError, match="no file"):
         classroom.autograde(tmp_path, A, deadlines=tmp_path / "missing.toml")
+
+
+def test_a_forged_submission_time_in_the_exchange_is_not_believed(tmp_path):
+    """A student's own timestamp.txt claims an early time; the time used is when the files were written."""
+    import datetime as dt
+
+    from aelab.course.classroom.workflow import trusted_submission_times
+
+    inbound, course = tmp_path / "inbound", tmp_path / "course"
+    forged = "2020-01-01 00:00:00.000000 UTC"
+    for student in ("bo", "ann"):
+        box = inbound / f"{student}+{A}+{forged}+x1"
+        box.mkdir(parents=True)
+        (box / "timestamp.txt").write_text(forged + "\n")
+        (box / f"{A}.ipynb").write_text("{}")
+        (course / "submitted" / student / A).mkdir(parents=True)
+        (course / "submitted" / student / A / "timestamp.txt").write_text(forged + "\n")
+    (inbound / f"bob+{A}+{forged}+x2").mkdir()  # another student whose name starts the same: not bo's
+    before = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+    trusted_submission_times(course, inbound, A, ["bo", "ann"])
+    for student in ("bo", "ann"):
+        text = (course / "submitted" / student / A / "timestamp.txt").read_text().strip()
+        when = dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f UTC").replace(tzinfo=dt.UTC)
+        assert when >= before, f"{student}'s forged time {forged} was kept: {text}"

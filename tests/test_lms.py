@@ -231,7 +231,10 @@ def test_a_file_named_like_a_classmates_submission_stays_its_authors(tmp_path):
             f"Ann Lee_56_assignsubmission_file/{NB}": (b"ann", (2026, 12, 1, 9, 0, 0)),
             f"Bo Smith_57_assignsubmission_file/Ann Lee_56_assignsubmission_file_{NB}": (b"bo", (2026, 12, 2, 9, 0, 0)),
             # a folder of Bo's own inside his submission, named like Moodle's folder for Ann
-            f"Bo Smith_57_assignsubmission_file_/Ann Lee_56_assignsubmission_file_/{NB}": (b"bo2", (2026, 12, 3, 9, 0, 0)),
+            f"Bo Smith_57_assignsubmission_file_/Ann Lee_56_assignsubmission_file_/{NB}": (
+                b"bo2",
+                (2026, 12, 3, 9, 0, 0),
+            ),
         },
     )
     done = lms.collect_zip(tmp_path / "sub.zip", A, tmp_path / "into", system="moodle")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import shutil
@@ -88,11 +89,46 @@ def release(course_dir: Path, assignment: str, *, force: bool = False, log=print
 
 
 def collect(course_dir: Path, assignment: str, log=print) -> list[str]:
-    """nbgrader collect (each student's latest submission; newer ones replace older). Returns students."""
-    _ok(_api(course_dir).collect(assignment, update=True), f"collect {assignment}")
+    """nbgrader collect (each student's latest submission; newer ones replace older), then each
+    submission's time set from the exchange (:func:`trusted_submission_times`). Returns students."""
+    config = load_config(course_dir)
+    _ok(_api(course_dir, config).collect(assignment, update=True), f"collect {assignment}")
     students = submitted_students(course_dir, assignment)
+    root = config.Exchange.get("root") if "Exchange" in config else None
+    if isinstance(root, str) and root:
+        trusted_submission_times(
+            course_dir, Path(root) / config.CourseDirectory.course_id / "inbound", assignment, students
+        )
     log(f"collected {assignment}: {len(students)} students")
     return students
+
+
+def trusted_submission_times(course_dir: Path, inbound: Path, assignment: str, students) -> None:
+    """Rewrite ``submitted/<student>/<assignment>/timestamp.txt`` with a time the student cannot forge.
+
+    nbgrader's ``timestamp.txt`` is written by the student's own ``nbgrader submit``, so a student can
+    hand in late with an early time in it. The kernel's change time (ctime) of the files in their
+    inbound folders cannot be set back by them: the time used is the latest ctime (following links,
+    so a notebook linked to a file edited later counts as edited then) in the inbound folders whose
+    timestamp.txt is the one collected, or in all of that student's folders if none is."""
+    import datetime as dt
+
+    for student in students:
+        collected = course_dir / "submitted" / student / assignment / "timestamp.txt"
+        claimed = collected.read_text().strip() if collected.is_file() else None
+        folders = [p for p in inbound.glob(f"{glob.escape(student)}+{glob.escape(assignment)}+*") if p.is_dir()]
+        chosen = [p for p in folders if _read(p / "timestamp.txt") == claimed] or folders
+        times = [q.stat().st_ctime for p in chosen for q in [p, *p.rglob("*")] if q.exists()]
+        if times:
+            moment = dt.datetime.fromtimestamp(max(times), dt.UTC)
+            collected.write_text(moment.strftime("%Y-%m-%d %H:%M:%S.%f UTC") + "\n")
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
 
 
 def submitted_students(course_dir: Path, assignment: str) -> list[str]:
