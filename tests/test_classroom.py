@@ -362,8 +362,14 @@ def test_carol_submitted_twice_and_collect_took_the_latest(term, klass, users):
     carol = users["carol"]
     mine = [n for n in sorted(p.name for p in klass["inbound"].iterdir()) if n.startswith(carol + "+")]
     assert len(mine) == 2, mine
-    collected = (klass["course"] / "submitted" / carol / ASSIGNMENT / "timestamp.txt").read_text().strip()
-    assert collected == term["carol_latest"].split("+")[2]
+    collected = klass["course"] / "submitted" / carol / ASSIGNMENT
+    latest = klass["inbound"] / term["carol_latest"]
+    nb = f"{ASSIGNMENT}.ipynb"
+    assert (collected / nb).read_bytes() == (latest / nb).read_bytes(), "collect took an older submission"
+    # the time is the exchange files' change time (not the student-written one), so never earlier
+    when = datetime.datetime.strptime((collected / "timestamp.txt").read_text().strip(), "%Y-%m-%d %H:%M:%S.%f UTC")
+    claimed = datetime.datetime.strptime(term["carol_latest"].split("+")[2], "%Y-%m-%d %H:%M:%S.%f %Z")
+    assert datetime.timedelta(0) <= when - claimed < datetime.timedelta(seconds=60), (when, claimed)
 
 
 def test_each_student_fetches_only_their_own_feedback(term, klass, users):
