@@ -486,6 +486,53 @@ def test_mixture_prior_score_is_seeded_and_chooses_its_components_on_training_di
     assert c.shape == (80,) and torch.isfinite(c).all()
 
 
+def test_mixture_of_diagonals_is_the_mixture_density():
+    """The aggregate prior's density (matrix-product form, in chunks) equals torch's mixture of Normals."""
+    g = torch.Generator().manual_seed(0)
+    z, loc = torch.randn(37, 8, generator=g), torch.randn(23, 8, generator=g)
+    scale = torch.rand(23, 8, generator=g) + 0.05
+    components = torch.distributions.Independent(torch.distributions.Normal(loc.double(), scale.double()), 1)
+    expected = torch.logsumexp(components.log_prob(z.double()[:, None]), dim=1) - math.log(23)
+    for chunk in (1, 5, 1024):
+        got = bench.log_mixture_of_diagonals(z, loc, scale, chunk=chunk)
+        assert got.dtype == torch.float64 and torch.allclose(got, expected, rtol=0, atol=1e-9)
+
+
+def test_aggregate_prior_score_of_a_training_digit_is_its_reconstruction_term(mnist):
+    """bvae_agg_ctx: with one training digit, that digit's prior is its own posterior, so the KL part of its
+    -ELBO vanishes sample by sample: the score is the -ELBO minus KL(q(z|x) || N(0, I)), exactly."""
+    from aelab.scores import _loc_scale, negative_elbo
+
+    train, test = mnist
+    torch.manual_seed(0)
+    model = BernoulliVAE(**bench.BVAE_CONFIG).eval()
+    x = binarize(train.images[:1])
+    got = bench._aggregate_prior_nelbo(model, x, x, seed=3, n_samples=4)
+    loc, scale = _loc_scale(model.encode(x))
+    kl = 0.5 * (scale**2 + loc**2 - 1 - 2 * torch.log(scale)).sum(-1)
+    expected = negative_elbo(model, x, n_samples=4, seed=3) - kl
+    assert torch.allclose(got, expected.double(), rtol=0, atol=1e-3)
+    xte = binarize(test.images[:40])
+    agg = bench._aggregate_prior_nelbo(model, binarize(train.images[:300]), xte, seed=0, n_samples=2)
+    again = bench._aggregate_prior_nelbo(model, binarize(train.images[:300]), xte, seed=0, n_samples=2)
+    assert agg.shape == (40,) and torch.isfinite(agg).all() and torch.equal(agg, again)  # seeded
+
+
+def test_aggregate_prior_caps_the_training_digits(mnist, monkeypatch):
+    """Beyond AGG_MAX_DIGITS training digits a seeded subset makes the mixture (full MNIST's cost)."""
+    train, test = mnist
+    torch.manual_seed(0)
+    model = BernoulliVAE(**bench.BVAE_CONFIG).eval()
+    xtr, xte = binarize(train.images[:200]), binarize(test.images[:10])
+    full = bench._aggregate_prior_nelbo(model, xtr, xte, seed=0, n_samples=2)
+    monkeypatch.setattr(bench, "AGG_MAX_DIGITS", 50)
+    capped = bench._aggregate_prior_nelbo(model, xtr, xte, seed=0, n_samples=2)
+    subset = xtr[bench._subsample(200, 50, 0)]
+    monkeypatch.setattr(bench, "AGG_MAX_DIGITS", 10_000)
+    assert torch.equal(capped, bench._aggregate_prior_nelbo(model, subset, xte, seed=0, n_samples=2))
+    assert not torch.equal(capped, full)
+
+
 def _alive(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie waiting to be reaped counts as gone)."""
     try:

@@ -1,0 +1,159 @@
+"""Exploration script behind the issue-17 "aggregate-posterior prior" rows of bench/NOTES.md.
+
+Usage: python bench/explore_aggregate_prior.py --folds 5 --fold K [--digits 9 7 4] [--seed N]
+[--cache DIR] [--out FILE.jsonl] [--tag NAME]
+
+``bvae_gmm_ctx`` replaces the N(0, I) prior by a Gaussian mixture (K <= 40) fitted to samples of the
+training digits' posteriors. The limit of that idea needs no fitting at all: the *aggregate
+posterior* of the training digits, q(z) = 1/N sum_n q(z | x_n), a mixture of N diagonal Gaussians
+(the prior that maximises the training ELBO, Hoffman & Johnson 2016; the VampPrior of Tomczak &
+Welling 2018 with the training digits as pseudo-inputs). Scored here on the SAME trained
+BernoulliVAE as the benchmark's columns (cached by ``bench/explore_floor.py``'s ``train_cached``):
+
+* ``elbo_ctx``, ``gmmsel_ctx``: the benchmark's ``bvae_elbo_ctx`` and ``bvae_gmm_ctx``;
+* ``agg{s}_ctx``: -ELBO in bits with the prior 1/N sum_n N(mu_n, (s sigma_n)^2) minus the coder's
+  bits, s = 1 (the aggregate posterior itself), s = 0.5 (narrowed) and s = 1.5, 2 (widened);
+* ``aggsel_ctx``: of the GMMs and the aggregate posteriors, the prior with the best held-out
+  log-likelihood (fitted on 80 % of the training digits, scored on samples of the other 20 %'s
+  posteriors; no label, no test digit).
+
+Rows and scores are saved like ``bench/explore_floor.py``'s (summarise with
+``bench/explore_floor_summary.py DIR --pattern '..._agg.npz'``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import auroc as bench  # bench/auroc.py (this folder is on sys.path when a script here runs)
+import explore_floor as ef
+import numpy as np
+import torch
+
+from aelab.data import binarize, leave_one_digit_split
+from aelab.scores import _loc_scale, context_bits
+
+LN2 = math.log(2)
+HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def log_mixture_of_diagonals(
+    z: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor, chunk: int = 4096
+) -> torch.Tensor:
+    """log (1/M sum_m N(z; loc_m, diag scale_m^2)) for z (P, d), loc/scale (M, d): (P,) float64.
+
+    The squared distances come from one matrix product per chunk of z (sum_d (z - loc)^2 / scale^2 =
+    z^2 . w - 2 z . (loc w) + loc^2 . w with w = 1 / scale^2)."""
+    loc, scale, z = loc.double(), scale.double(), z.double()
+    w = scale**-2  # (M, d)
+    const = -torch.log(scale).sum(-1) - loc.shape[1] * HALF_LOG_2PI - 0.5 * (loc**2 * w).sum(-1)  # (M,)
+    lw = loc * w
+    out = []
+    for zc in z.split(chunk):
+        logits = const[None] - 0.5 * (zc**2) @ w.T + zc @ lw.T  # (p, M)
+        out.append(torch.logsumexp(logits, dim=1) - math.log(loc.shape[0]))
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def prior_scores(model, xtr: torch.Tensor, xte: torch.Tensor, n_samples: int, seed: int):
+    """{name: -ELBO nats (N,)} for the aggregate-posterior priors, and {name: held-out log-lik per latent}."""
+    from sklearn.mixture import GaussianMixture
+
+    gen = torch.Generator().manual_seed(seed)
+    loc_tr, sc_tr = _loc_scale(model.encode(xtr))
+    n = loc_tr.shape[0]
+    perm = torch.from_numpy(np.random.default_rng(seed).permutation(n))
+    fit_i, hold_i = perm[: int(0.8 * n)], perm[int(0.8 * n) :]
+    z_hold = (loc_tr[hold_i] + sc_tr[hold_i] * torch.randn((4, len(hold_i), loc_tr.shape[1]), generator=gen)).reshape(
+        -1, loc_tr.shape[1]
+    )
+    z_fit = (loc_tr[fit_i] + sc_tr[fit_i] * torch.randn((4, len(fit_i), loc_tr.shape[1]), generator=gen)).reshape(
+        -1, loc_tr.shape[1]
+    )
+    held = {}
+    for s in (0.5, 1.0, 1.5, 2.0):
+        held[f"agg{s:g}"] = float(log_mixture_of_diagonals(z_hold, loc_tr[fit_i], s * sc_tr[fit_i]).mean())
+    for k in (1, 10, 20, 40):
+        gm = GaussianMixture(k, covariance_type="full", random_state=seed, max_iter=300, reg_covar=1e-4)
+        held[f"gmm{k}"] = float(gm.fit(z_fit.double().numpy()).score(z_hold.double().numpy()))
+    loc, scale = _loc_scale(model.encode(xte))
+    eps = torch.randn((n_samples, *loc.shape), generator=gen)
+    z = loc + scale * eps  # (S, N, d)
+    recon = torch.stack([-model.log_likelihood(xte, model.decode(z[i])) for i in range(n_samples)]).double()
+    log_q = (-0.5 * eps**2 - torch.log(scale) - HALF_LOG_2PI).sum(-1).double()
+    out = {}
+    flat = z.reshape(-1, z.shape[-1])
+    for s in (0.5, 1.0, 1.5, 2.0):
+        log_p = log_mixture_of_diagonals(flat, loc_tr, s * sc_tr).reshape(z.shape[:2])
+        out[f"agg{s:g}"] = (recon + log_q - log_p).mean(0)
+    return out, held
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--digits", type=int, nargs="+", default=[9, 7, 4])
+    p.add_argument("--split-seed", type=int, default=0)
+    p.add_argument("--folds", type=int, default=None)
+    p.add_argument("--fold", type=int, default=None)
+    p.add_argument("--train-size", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache", type=Path, default=Path("/tmp/aelab17/models"))
+    p.add_argument("--out", type=Path, default=Path("/tmp/aelab17/agg.jsonl"))
+    p.add_argument("--tag", default="_agg")
+    a = p.parse_args()
+    from sklearn.metrics import roc_auc_score
+
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    train, test = ef.load_split(a.split_seed, a.folds, a.fold, a.train_size)
+    where = f"ss{a.split_seed}_f{a.fold}of{a.folds}_n{a.train_size or len(train)}"
+    xte = binarize(test.images)
+    ctx = context_bits(xte).double()
+    for digit in a.digits:
+        split = leave_one_digit_split(train, digit, test=test)
+        assert not bool((split.train_labels == digit).any())
+        y = split.test_labels.numpy()
+        xtr = binarize(split.train_images)
+        model, secs = ef.train_cached(split, a.seed, a.cache / f"bvae_{where}_d{digit}_s{a.seed}.pt")
+        model.eval()
+        t0 = time.perf_counter()
+        from aelab.scores import negative_elbo
+
+        nelbo = negative_elbo(model, xte, n_samples=bench.N_SAMPLES, seed=a.seed).double()
+        gmm, gmm_held = ef.gmm_prior_scores(model, xtr, xte, (1, 10, 20, 40), bench.N_SAMPLES, a.seed)
+        agg, held = prior_scores(model, xtr, xte, bench.N_SAMPLES, a.seed)
+        scores = {"elbo_ctx": nelbo / LN2 - ctx, "gmmsel_ctx": gmm[max(gmm_held, key=gmm_held.get)] / LN2 - ctx}
+        for name, v in agg.items():
+            scores[f"{name}_ctx"] = v / LN2 - ctx
+        best = max(held, key=held.get)
+        scores["aggsel_ctx"] = scores[f"{best}_ctx"] if best.startswith("agg") else scores["gmmsel_ctx"]
+        row = {
+            "where": where, "digit": digit, "seed": a.seed, "tag": a.tag, "train_s": secs,
+            "score_s": time.perf_counter() - t0, "heldout_loglik": held, "selected": best, "auroc": {}, "ci": {},
+        }  # fmt: skip
+        for name, s in scores.items():
+            s = s.numpy()
+            row["auroc"][name] = float(roc_auc_score(y, s))
+            row["ci"][name] = [float(v) for v in ef.bootstrap_ci(y, s, test.labels.numpy())[0]]
+        print(
+            f"[{where} digit {digit} seed {a.seed}] train {secs:.0f} s, score {row['score_s']:.0f} s; held-out "
+            "log-lik per latent " + ", ".join(f"{k} {v:.2f}" for k, v in held.items()) + f" -> {best}",
+            flush=True,
+        )
+        for name in scores:
+            lo, hi = row["ci"][name]
+            print(f"   {name:>14} {row['auroc'][name]:.3f} [{lo:.3f}, {hi:.3f}]", flush=True)
+        npz = a.out.with_suffix("") / f"{where}_d{digit}_s{a.seed}{a.tag}.npz"
+        npz.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(npz, y=y, strata=test.labels.numpy(), **{k: v.numpy() for k, v in scores.items()})
+        with open(a.out, "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
