@@ -189,22 +189,22 @@ def _score_bvae(
     return out
 
 
-def log_mixture_of_diagonals(
-    z: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor, chunk: int = 1024
-) -> torch.Tensor:
+def log_mixture_of_diagonals(z: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor, chunk: int = 512) -> torch.Tensor:
     """log (1/M sum_m N(z; loc_m, diag scale_m^2)) for z (P, d) and loc, scale (M, d): (P,) float64.
 
-    The squared distances come from matrix products (sum_d (z - loc)^2 / scale^2 = z^2 . w - 2 z . (loc w)
-    + loc^2 . w with w = 1 / scale^2), ``chunk`` rows of z at a time (memory: chunk x M doubles)."""
+    One matrix product gives every component's log density: with w = 1 / scale^2,
+    log N(z; loc_m, .) = [z^2, z, 1] . [-w_m / 2, loc_m w_m, c_m] (c_m: the terms without z); then a
+    log-sum-exp over m, in place, ``chunk`` rows of z at a time (memory: chunk x M doubles)."""
     loc, scale, z = loc.double(), scale.double(), z.double()
     w = scale**-2  # (M, d)
     const = -torch.log(scale).sum(-1) - 0.5 * loc.shape[1] * math.log(2 * math.pi) - 0.5 * (loc**2 * w).sum(-1)
-    lw = loc * w
-    out = [
-        torch.logsumexp(const - 0.5 * (zc**2) @ w.T + zc @ lw.T, dim=1) - math.log(loc.shape[0])
-        for zc in z.split(chunk)
-    ]
-    return torch.cat(out)
+    weights = torch.cat([-0.5 * w, loc * w, const[:, None]], dim=1).T.contiguous()  # (2d + 1, M)
+    out = []
+    for zc in z.split(chunk):
+        logits = torch.cat([zc**2, zc, torch.ones(len(zc), 1, dtype=zc.dtype)], dim=1) @ weights  # (p, M)
+        top = logits.max(dim=1, keepdim=True).values
+        out.append(logits.sub_(top).exp_().sum(1).log_() + top[:, 0])
+    return torch.cat(out) - math.log(loc.shape[0])
 
 
 @torch.no_grad()
