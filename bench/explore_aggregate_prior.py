@@ -24,10 +24,8 @@ Rows and scores are saved like ``bench/explore_floor.py``'s (summarise with
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
-from pathlib import Path
 
 import auroc as bench  # bench/auroc.py (this folder is on sys.path when a script here runs)
 import explore_floor as ef
@@ -35,7 +33,7 @@ import numpy as np
 import torch
 
 from aelab.data import binarize, leave_one_digit_split
-from aelab.scores import _loc_scale, context_bits
+from aelab.scores import _loc_scale, context_bits, negative_elbo
 
 LN2 = math.log(2)
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
@@ -95,19 +93,7 @@ def prior_scores(model, xtr: torch.Tensor, xte: torch.Tensor, n_samples: int, se
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--digits", type=int, nargs="+", default=[9, 7, 4])
-    p.add_argument("--split-seed", type=int, default=0)
-    p.add_argument("--folds", type=int, default=None)
-    p.add_argument("--fold", type=int, default=None)
-    p.add_argument("--train-size", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cache", type=Path, default=Path("/tmp/aelab17/models"))
-    p.add_argument("--out", type=Path, default=Path("/tmp/aelab17/agg.jsonl"))
-    p.add_argument("--tag", default="_agg")
-    a = p.parse_args()
-    from sklearn.metrics import roc_auc_score
-
+    a = ef.fold_arguments(argparse.ArgumentParser(), "/tmp/aelab17/agg.jsonl", "_agg").parse_args()
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     train, test = ef.load_split(a.split_seed, a.folds, a.fold, a.train_size)
@@ -122,8 +108,6 @@ def main() -> None:
         model, secs = ef.train_cached(split, a.seed, a.cache / f"bvae_{where}_d{digit}_s{a.seed}.pt")
         model.eval()
         t0 = time.perf_counter()
-        from aelab.scores import negative_elbo
-
         nelbo = negative_elbo(model, xte, n_samples=bench.N_SAMPLES, seed=a.seed).double()
         gmm, gmm_held = ef.gmm_prior_scores(model, xtr, xte, (1, 10, 20, 40), bench.N_SAMPLES, a.seed)
         agg, held = prior_scores(model, xtr, xte, bench.N_SAMPLES, a.seed)
@@ -134,25 +118,13 @@ def main() -> None:
         scores["aggsel_ctx"] = scores[f"{best}_ctx"] if best.startswith("agg") else scores["gmmsel_ctx"]
         row = {
             "where": where, "digit": digit, "seed": a.seed, "tag": a.tag, "train_s": secs,
-            "score_s": time.perf_counter() - t0, "heldout_loglik": held, "selected": best, "auroc": {}, "ci": {},
+            "score_s": time.perf_counter() - t0, "heldout_loglik": held, "selected": best,
         }  # fmt: skip
-        for name, s in scores.items():
-            s = s.numpy()
-            row["auroc"][name] = float(roc_auc_score(y, s))
-            row["ci"][name] = [float(v) for v in ef.bootstrap_ci(y, s, test.labels.numpy())[0]]
-        print(
+        header = (
             f"[{where} digit {digit} seed {a.seed}] train {secs:.0f} s, score {row['score_s']:.0f} s; held-out "
-            "log-lik per latent " + ", ".join(f"{k} {v:.2f}" for k, v in held.items()) + f" -> {best}",
-            flush=True,
+            "log-lik per latent " + ", ".join(f"{k} {v:.2f}" for k, v in held.items()) + f" -> {best}"
         )
-        for name in scores:
-            lo, hi = row["ci"][name]
-            print(f"   {name:>14} {row['auroc'][name]:.3f} [{lo:.3f}, {hi:.3f}]", flush=True)
-        npz = a.out.with_suffix("") / f"{where}_d{digit}_s{a.seed}{a.tag}.npz"
-        npz.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(npz, y=y, strata=test.labels.numpy(), **{k: v.numpy() for k, v in scores.items()})
-        with open(a.out, "a") as f:
-            f.write(json.dumps(row) + "\n")
+        ef.finish_run(a, where, digit, y, test.labels.numpy(), scores, row, header)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ is printed for both models. Rows and scores are saved like ``bench/explore_floor
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from pathlib import Path
@@ -144,20 +143,9 @@ def train_ar(split, seed: int, channels: int, path: Path):
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--digits", type=int, nargs="+", default=[9, 7, 4])
-    p.add_argument("--split-seed", type=int, default=0)
-    p.add_argument("--folds", type=int, default=None)
-    p.add_argument("--fold", type=int, default=None)
-    p.add_argument("--train-size", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
+    p = ef.fold_arguments(argparse.ArgumentParser(), "/tmp/aelab17/ar.jsonl", "_ar")
     p.add_argument("--channels", type=int, default=16)
-    p.add_argument("--cache", type=Path, default=Path("/tmp/aelab17/models"))
-    p.add_argument("--out", type=Path, default=Path("/tmp/aelab17/ar.jsonl"))
-    p.add_argument("--tag", default="_ar")
     a = p.parse_args()
-    from sklearn.metrics import roc_auc_score
-
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     train, test = ef.load_split(a.split_seed, a.folds, a.fold, a.train_size)
@@ -189,25 +177,12 @@ def main() -> None:
             "train_s": {"plain": secs_p, "ar": secs_a}, "score_s": time.perf_counter() - t0,
             "heldout_nelbo_nats": {"plain": float(nelbo[y == 0].mean()), "ar": float(ar_nelbo[y == 0].mean())},
             "gmm_selected_k": {"plain": max(held, key=held.get), "ar": ar_k},
-            "auroc": {}, "ci": {},
         }  # fmt: skip
-        for name, s in scores.items():
-            s = s.numpy()
-            row["auroc"][name] = float(roc_auc_score(y, s))
-            row["ci"][name] = [float(v) for v in ef.bootstrap_ci(y, s, test.labels.numpy())[0]]
-        print(
+        header = (
             f"[{where} digit {digit} seed {a.seed}] train plain {secs_p:.0f} s, AR head {secs_a:.0f} s; held-out "
-            f"normal -ELBO plain {row['heldout_nelbo_nats']['plain']:.1f}, AR {row['heldout_nelbo_nats']['ar']:.1f} nats",
-            flush=True,
+            f"normal -ELBO plain {row['heldout_nelbo_nats']['plain']:.1f}, AR {row['heldout_nelbo_nats']['ar']:.1f} nats"
         )
-        for name in scores:
-            lo, hi = row["ci"][name]
-            print(f"   {name:>14} {row['auroc'][name]:.3f} [{lo:.3f}, {hi:.3f}]", flush=True)
-        npz = a.out.with_suffix("") / f"{where}_d{digit}_s{a.seed}{a.tag}.npz"
-        npz.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(npz, y=y, strata=test.labels.numpy(), **{k: v.numpy() for k, v in scores.items()})
-        with open(a.out, "a") as f:
-            f.write(json.dumps(row) + "\n")
+        ef.finish_run(a, where, digit, y, test.labels.numpy(), scores, row, header)
 
 
 if __name__ == "__main__":

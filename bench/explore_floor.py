@@ -332,23 +332,47 @@ def bootstrap_ci(y, s, strata, n=1000, seed=0):
     return bench.bootstrap_auroc_ci(np.asarray(y), np.asarray(s)[None], np.asarray(strata), n, seed)
 
 
-def main() -> None:
-    p = argparse.ArgumentParser()
+def fold_arguments(p: argparse.ArgumentParser, out: str, tag: str = "") -> argparse.ArgumentParser:
+    """The arguments every exploration script of this folder shares: which split, digits, seed, where to write."""
     p.add_argument("--digits", type=int, nargs="+", default=[9, 7, 4])
     p.add_argument("--split-seed", type=int, default=0)
     p.add_argument("--folds", type=int, default=None)
     p.add_argument("--fold", type=int, default=None)
     p.add_argument("--train-size", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache", type=Path, default=Path("/tmp/aelab17/models"))
+    p.add_argument("--out", type=Path, default=Path(out))
+    p.add_argument("--tag", default=tag)
+    return p
+
+
+def finish_run(a, where: str, digit: int, y, strata, scores: dict, row: dict, header: str) -> None:
+    """AUROC and bootstrap interval of every score into ``row``; print them under ``header``; save the
+    scores (``.npz`` beside ``--out``, read by explore_floor_summary/_table.py) and append ``row`` to ``--out``."""
+    from sklearn.metrics import roc_auc_score
+
+    row["auroc"], row["ci"] = {}, {}
+    arrays = {k: (v.detach().numpy() if isinstance(v, torch.Tensor) else np.asarray(v)) for k, v in scores.items()}
+    for name, s in arrays.items():
+        row["auroc"][name] = float(roc_auc_score(y, s))
+        row["ci"][name] = [float(v) for v in bootstrap_ci(y, s, strata)[0]]
+    print(header, flush=True)
+    for name in arrays:
+        lo, hi = row["ci"][name]
+        print(f"   {name:>14} {row['auroc'][name]:.3f} [{lo:.3f}, {hi:.3f}]", flush=True)
+    npz = a.out.with_suffix("") / f"{where}_d{digit}_s{a.seed}{a.tag}.npz"
+    npz.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(npz, y=y, strata=strata, **arrays)
+    with open(a.out, "a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def main() -> None:
+    p = fold_arguments(argparse.ArgumentParser(), "/tmp/aelab17/explore.jsonl")
     p.add_argument("--background", type=float, default=None, help="flip rate of the background model (Ren et al.)")
     p.add_argument("--mog", type=int, default=None, help="also train a VAE with a K-component mixture prior")
     p.add_argument("--no-tta", action="store_true")
-    p.add_argument("--cache", type=Path, default=Path("/tmp/aelab17/models"))
-    p.add_argument("--out", type=Path, default=Path("/tmp/aelab17/explore.jsonl"))
-    p.add_argument("--tag", default="")
     a = p.parse_args()
-    from sklearn.metrics import roc_auc_score
-
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     train, test = load_split(a.split_seed, a.folds, a.fold, a.train_size)
@@ -418,28 +442,14 @@ def main() -> None:
         row["gmm_selected_k"] = best_k
         if a.mog is not None:
             row["mog_heldout_nelbo_nats"] = float(nelbo_m[y == 0].mean())
-        row["auroc"], row["ci"] = {}, {}
-        for name, s in scores.items():
-            s = s.detach()
-            row["auroc"][name] = float(roc_auc_score(y, s.numpy()))
-            row["ci"][name] = [float(v) for v in bootstrap_ci(y, s.numpy(), test.labels.numpy())[0]]
-        print(
+        header = (
             f"[{where} digit {digit} seed {a.seed}] train {secs:.0f} s score {score_s:.0f} s, "
             f"held-out -ELBO {row['heldout_nelbo_nats']:.1f} nats"
             + (f" (mixture prior: {row['mog_heldout_nelbo_nats']:.1f})" if a.mog is not None else "")
             + "; GMM held-out loglik "
-            + ", ".join(f"K={k}: {v:.3f}" for k, v in held.items()),
-            flush=True,
+            + ", ".join(f"K={k}: {v:.3f}" for k, v in held.items())
         )
-        for name in scores:
-            lo, hi = row["ci"][name]
-            print(f"   {name:>14} {row['auroc'][name]:.3f} [{lo:.3f}, {hi:.3f}]", flush=True)
-        a.out.parent.mkdir(parents=True, exist_ok=True)
-        npz = a.out.with_suffix("") / f"{where}_d{digit}_s{a.seed}{a.tag}.npz"
-        npz.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(npz, y=y, strata=test.labels.numpy(), **{k: v.detach().numpy() for k, v in scores.items()})
-        with open(a.out, "a") as f:
-            f.write(json.dumps(row) + "\n")
+        finish_run(a, where, digit, y, test.labels.numpy(), scores, row, header)
 
 
 def bench_template():
