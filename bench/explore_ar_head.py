@@ -32,12 +32,11 @@ from pathlib import Path
 
 import auroc as bench  # bench/auroc.py (this folder is on sys.path when a script here runs)
 import explore_floor as ef
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aelab.data import binarize, leave_one_digit_split, shift_digits
+from aelab.data import binarize, shift_digits
 from aelab.models import BernoulliVAE
 from aelab.scores import _loc_scale, context_bits, negative_elbo
 
@@ -99,27 +98,20 @@ def ar_terms(model: ARHeadVAE, x: torch.Tensor, n_samples: int, seed: int):
 def ar_scores(model: ARHeadVAE, xtr: torch.Tensor, xte: torch.Tensor, n_samples: int, seed: int):
     """-ELBO (nats) under N(0, I) and under a Gaussian mixture fitted to the training digits' latents
     (K chosen by held-out log-likelihood, as ``bvae_gmm_ctx``): (nelbo (N,), gmm_nelbo (N,), K)."""
-    from sklearn.mixture import GaussianMixture
-
     recon, log_q, z = ar_terms(model, xte, n_samples, seed)
     log_n01 = (-0.5 * z**2 - 0.5 * math.log(2 * math.pi)).sum(-1).double()
     nelbo = (recon + log_q - log_n01).mean(0)
-    gen = torch.Generator().manual_seed(seed)
-    loc_tr, sc_tr = _loc_scale(model.encode(xtr))
-    ztr = (loc_tr + sc_tr * torch.randn((4, *loc_tr.shape), generator=gen)).double().numpy()
-    n = ztr.shape[1]
-    perm = np.random.default_rng(seed).permutation(n)
-    fit_i, hold_i = perm[: int(0.8 * n)], perm[int(0.8 * n) :]
-    held = {}
-    for k in (1, 10, 20, 40):
-        gm = GaussianMixture(k, covariance_type="full", random_state=seed, max_iter=300, reg_covar=1e-4)
-        gm.fit(ztr[:, fit_i].reshape(-1, ztr.shape[-1]))
-        held[k] = float(gm.score(ztr[:, hold_i].reshape(-1, ztr.shape[-1])))
+    gmm, held = ef.gmm_prior_scores(
+        model,
+        xtr,
+        xte,
+        (1, 10, 20, 40),
+        n_samples,
+        seed,
+        decode_logits=lambda zz: model.ar_logits(model.decode_logits(zz), xte),
+    )
     best = max(held, key=held.get)
-    gm = GaussianMixture(best, covariance_type="full", random_state=seed, max_iter=300, reg_covar=1e-4)
-    gm.fit(ztr.reshape(-1, ztr.shape[-1]))
-    log_p = torch.from_numpy(gm.score_samples(z.reshape(-1, z.shape[-1]).double().numpy())).reshape(z.shape[:2])
-    return nelbo, (recon + log_q - log_p).mean(0), best
+    return nelbo, gmm[best], best
 
 
 def train_ar(split, seed: int, channels: int, path: Path):
@@ -146,15 +138,9 @@ def main() -> None:
     p = ef.fold_arguments(argparse.ArgumentParser(), "/tmp/aelab17/ar.jsonl", "_ar")
     p.add_argument("--channels", type=int, default=16)
     a = p.parse_args()
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
-    train, test = ef.load_split(a.split_seed, a.folds, a.fold, a.train_size)
-    where = f"ss{a.split_seed}_f{a.fold}of{a.folds}_n{a.train_size or len(train)}"
-    xte = binarize(test.images)
-    ctx = context_bits(xte).double()
-    for digit in a.digits:
-        split = leave_one_digit_split(train, digit, test=test)
-        assert not bool((split.train_labels == digit).any())
+    ctx = None
+    for where, test, xte, digit, split in ef.fold_digits(a):
+        ctx = context_bits(xte).double() if ctx is None else ctx
         y = split.test_labels.numpy()
         xtr = binarize(split.train_images)
         plain, secs_p = ef.train_cached(split, a.seed, a.cache / f"bvae_{where}_d{digit}_s{a.seed}.pt")
@@ -171,6 +157,7 @@ def main() -> None:
             "ar_elbo_ctx": ar_nelbo / LN2 - ctx,
             "ar_gmmsel_ctx": ar_gmm / LN2 - ctx,
             "ens_ctx": (nelbo + ar_nelbo) / 2 / LN2 - ctx,
+            "plain_minus_ar": (nelbo - ar_nelbo) / LN2,  # the AR-head model as the "background" of a ratio
         }
         row = {
             "where": where, "digit": digit, "seed": a.seed, "tag": a.tag, "channels": a.channels,

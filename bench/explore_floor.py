@@ -290,11 +290,12 @@ def vae_bit_map(model, x: torch.Tensor, n_samples: int, seed: int) -> torch.Tens
 
 
 @torch.no_grad()
-def gmm_prior_scores(model, xtr, xte, ks, n_samples: int, seed: int) -> tuple[dict, dict]:
+def gmm_prior_scores(model, xtr, xte, ks, n_samples: int, seed: int, decode_logits=None) -> tuple[dict, dict]:
     """-ELBO with the N(0, I) prior replaced by a Gaussian mixture fitted to the aggregate posterior of
     the (normal) training digits, K components each: {K: (N,) nats}; and each K's held-out
     log-likelihood per latent (a mixture fitted on 80 % of the training digits, scored on the rest;
-    label-free, no test digit)."""
+    label-free, no test digit). ``decode_logits`` (z (S*N, d) -> logits) is the model's decoder unless given
+    (``bench/explore_ar_head.py`` passes its autoregressive one)."""
     from sklearn.mixture import GaussianMixture
 
     gen = torch.Generator().manual_seed(seed)
@@ -306,7 +307,7 @@ def gmm_prior_scores(model, xtr, xte, ks, n_samples: int, seed: int) -> tuple[di
     loc, scale = _loc_scale(model.encode(xte))
     eps = torch.randn((n_samples, *loc.shape), generator=gen)
     z = loc + scale * eps  # (S, N, d)
-    logits = model.decode_logits(z.reshape(-1, z.shape[-1])).reshape(n_samples, xte.shape[0], -1)
+    logits = (decode_logits or model.decode_logits)(z.reshape(-1, z.shape[-1])).reshape(n_samples, xte.shape[0], -1)
     recon = torch.nn.functional.binary_cross_entropy_with_logits(
         logits, xte.flatten(1).expand(n_samples, -1, -1), reduction="none"
     ).sum(-1)  # (S, N)
@@ -367,23 +368,32 @@ def finish_run(a, where: str, digit: int, y, strata, scores: dict, row: dict, he
         f.write(json.dumps(row) + "\n")
 
 
+def fold_digits(a):
+    """For the split and digits of ``a`` (:func:`fold_arguments`): one thread, deterministic kernels, then
+    ``(where, test, xte, digit, split)`` per held-out digit, the digit absent from ``split``'s training digits."""
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    train, test = load_split(a.split_seed, a.folds, a.fold, a.train_size)
+    where = f"ss{a.split_seed}_f{a.fold}of{a.folds}_n{a.train_size or len(train)}"
+    xte = binarize(test.images)
+    for digit in a.digits:
+        split = leave_one_digit_split(train, digit, test=test)
+        assert not bool((split.train_labels == digit).any())
+        yield where, test, xte, digit, split
+
+
 def main() -> None:
     p = fold_arguments(argparse.ArgumentParser(), "/tmp/aelab17/explore.jsonl")
     p.add_argument("--background", type=float, default=None, help="flip rate of the background model (Ren et al.)")
     p.add_argument("--mog", type=int, default=None, help="also train a VAE with a K-component mixture prior")
     p.add_argument("--no-tta", action="store_true")
     a = p.parse_args()
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
-    train, test = load_split(a.split_seed, a.folds, a.fold, a.train_size)
-    where = f"ss{a.split_seed}_f{a.fold}of{a.folds}_n{a.train_size or len(train)}"
-    xte = binarize(test.images)
-    ctx = context_bits(xte)
-    ctx_map = context_bit_map(xte)
-    assert torch.allclose(ctx_map.sum((1, 2)), ctx)
-    for digit in a.digits:
-        split = leave_one_digit_split(train, digit, test=test)
-        assert not bool((split.train_labels == digit).any())
+    ctx = ctx_map = None
+    for where, test, xte, digit, split in fold_digits(a):
+        if ctx is None:  # the same test digits for every held-out digit
+            ctx = context_bits(xte)
+            ctx_map = context_bit_map(xte)
+            assert torch.allclose(ctx_map.sum((1, 2)), ctx)
         y = split.test_labels.numpy()
         model, secs = train_cached(split, a.seed, a.cache / f"bvae_{where}_d{digit}_s{a.seed}.pt")
         t0 = time.perf_counter()
