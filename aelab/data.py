@@ -489,11 +489,16 @@ def shift_digits(x: torch.Tensor, max_shift: int, generator: torch.Generator | N
         raise ValueError(f"max_shift must be a non-negative int (pixels), got {max_shift!r}")
     if max_shift == 0:
         return t
-    n, _, h, w = t.shape
+    return _shift_checked(t, max_shift, generator)
+
+
+def _shift_checked(t: torch.Tensor, max_shift: int, generator: torch.Generator | None) -> torch.Tensor:
+    """:func:`shift_digits` of an already checked (N, C, H, W) tensor: one gather from the padded images."""
+    n, c, h, w = t.shape
     offsets = torch.randint(-max_shift, max_shift + 1, (n, 2), generator=generator).to(t.device)
     padded = F.pad(t, (max_shift, max_shift, max_shift, max_shift))
+    wp = w + 2 * max_shift
     rows = torch.arange(h, device=t.device) + max_shift - offsets[:, :1]  # (N, H): out[i] = x[i - dy]
     cols = torch.arange(w, device=t.device) + max_shift - offsets[:, 1:]  # (N, W)
-    batch = torch.arange(n, device=t.device)[:, None, None]
-    out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # (N, H, W, C)
-    return out.permute(0, 3, 1, 2).contiguous()
+    flat = (rows[:, :, None] * wp + cols[:, None, :]).reshape(n, 1, h * w).expand(n, c, h * w)
+    return padded.reshape(n, c, -1).gather(2, flat).reshape(n, c, h, w)

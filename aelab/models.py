@@ -23,7 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ._validate import check_positive_int, tensor_arg
-from .data import shift_digits
+from .data import _shift_checked
 from .losses import _kl_normal_log_sigma, kl_normal_log_var
 
 __all__ = [
@@ -456,8 +456,17 @@ class BernoulliVAE(nn.Module):
 
     def encode_params(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, 1, 28, 28) -> (mu, log_var), each (N, latent_dim); log_var is clamped to [-12, 8]."""
-        mu, log_var = self.encoder(self._check_input(x)).chunk(2, dim=-1)
+        return self._encode_checked(self._check_input(x))
+
+    def _encode_checked(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, log_var = self.encoder(x).chunk(2, dim=-1)
         return mu, log_var.clamp(-12.0, 8.0)
+
+    def _forward_checked(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`forward` of an input :meth:`_check_input` has already passed (one check per training step)."""
+        mu, log_var = self._encode_checked(x)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * log_var)
+        return self.decode_logits(z), mu, log_var
 
     def encode(self, x: torch.Tensor) -> torch.distributions.Distribution:
         """q(z|x): a diagonal Normal with batch shape (N,) and event shape (latent_dim,)."""
@@ -479,9 +488,7 @@ class BernoulliVAE(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(N, 1, 28, 28) -> (logits (N, 1, 28, 28), mu (N, D), log_var (N, D)), with z ~ q(z|x)."""
-        mu, log_var = self.encode_params(x)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * log_var)
-        return self.decode_logits(z), mu, log_var
+        return self._forward_checked(self._check_input(x))
 
     def loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Negative ELBO (with β on the KL) per digit, averaged over the batch (shifted: ``max_shift``).
@@ -489,9 +496,10 @@ class BernoulliVAE(nn.Module):
         Returns ``{"loss": scalar, "loss_recon": scalar, "loss_kl": scalar}`` (aelab.fit logs the
         two parts per epoch).
         """
+        x = self._check_input(x)  # once per step: the shift and the encoder skip their own checks
         if self.training and self.max_shift:
-            x = shift_digits(self._check_input(x), self.max_shift)
-        logits, mu, log_var = self(x)
+            x = _shift_checked(x, self.max_shift, None)
+        logits, mu, log_var = self._forward_checked(x)
         recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
         kl = (-0.5 * (1 + log_var - mu**2 - log_var.exp())).sum(1).mean()
         return {"loss": recon + self.beta * kl, "loss_recon": recon.detach(), "loss_kl": kl.detach()}

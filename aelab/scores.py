@@ -78,24 +78,7 @@ def reconstruction_probability(model, x, n_samples: int = 16, batch_size: int = 
     log (1/L) Σ_l p(x | decode(z_l)), computed stably with logsumexp. Higher = more normal; use
     ``-reconstruction_probability(...)`` as an anomaly score. Shapes: (N, ...) -> (N,).
     """
-    _check_vae(model)
-    x = tensor_arg(x, "x", ndims=range(2, 5))
-    check_positive_int(n_samples, "n_samples")
-    model.eval()
-    dev = _model_device(model)
-    gen = torch.Generator(device=dev).manual_seed(seed)
-    out = []
-    for b in _batches(x, batch_size):
-        b = b.to(dev)
-        q = model.encode(b)
-        loc, scale = _loc_scale(q)
-        lls = []
-        for _ in range(n_samples):
-            eps = torch.randn(loc.shape, generator=gen, device=dev)
-            lls.append(model.log_likelihood(b, model.decode(loc + scale * eps)))
-        ll = torch.stack(lls)  # (L, n)
-        out.append((torch.logsumexp(ll, 0) - math.log(n_samples)).cpu())
-    return torch.cat(out)
+    return _sampled_scores(model, x, n_samples, batch_size, seed)[0]
 
 
 def _loc_scale(q: torch.distributions.Distribution) -> tuple[torch.Tensor, torch.Tensor]:
@@ -108,24 +91,35 @@ def _loc_scale(q: torch.distributions.Distribution) -> tuple[torch.Tensor, torch
 @torch.no_grad()
 def negative_elbo(model, x, n_samples: int = 1, batch_size: int = 512, seed: int = 0) -> torch.Tensor:
     """−ELBO per sample: E_q[−log p(x|z)] + KL(q(z|x) || N(0, I)). Higher = more anomalous: (N,)."""
+    return _sampled_scores(model, x, n_samples, batch_size, seed)[1]
+
+
+@torch.no_grad()
+def _sampled_scores(model, x, n_samples: int, batch_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(:func:`reconstruction_probability`, :func:`negative_elbo`) from the same ``n_samples`` decoded
+    z ~ q(z|x) (the same draws either function makes alone): each (N,)."""
     _check_vae(model)
     x = tensor_arg(x, "x", ndims=range(2, 5))
     check_positive_int(n_samples, "n_samples")
+    check_positive_int(batch_size, "batch_size")
     model.eval()
     dev = _model_device(model)
     gen = torch.Generator(device=dev).manual_seed(seed)
-    out = []
+    rp, nelbo = [], []
     for b in _batches(x, batch_size):
         b = b.to(dev)
-        q = model.encode(b)
-        loc, scale = _loc_scale(q)
-        nll = torch.zeros(b.shape[0], device=dev)
+        loc, scale = _loc_scale(model.encode(b))
+        lls = []
         for _ in range(n_samples):
             eps = torch.randn(loc.shape, generator=gen, device=dev)
-            nll -= model.log_likelihood(b, model.decode(loc + scale * eps))
+            lls.append(model.log_likelihood(b, model.decode(loc + scale * eps)))
+        nll = torch.zeros(b.shape[0], device=dev)
+        for ll in lls:
+            nll -= ll
         kl = 0.5 * (scale**2 + loc**2 - 1 - 2 * torch.log(scale)).sum(-1)
-        out.append((nll / n_samples + kl).cpu())
-    return torch.cat(out)
+        rp.append((torch.logsumexp(torch.stack(lls), 0) - math.log(n_samples)).cpu())
+        nelbo.append((nll / n_samples + kl).cpu())
+    return torch.cat(rp), torch.cat(nelbo)
 
 
 # ------------------------------------------------ input complexity (Serrà et al. 2020)

@@ -321,6 +321,28 @@ def test_shift_digits_moves_each_image_and_fills_with_zeros():
         shift_digits(torch.zeros(28, 28), 1)
 
 
+def test_training_loss_checks_its_input_once_and_still_refuses_bad_digits():
+    model = BernoulliVAE(max_shift=1).train()
+    x = (torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(0)) > 0.7).float()
+    x[0, 0, 3, 3] = float("nan")
+    with pytest.raises(ValueError, match="x must be finite"):
+        model.loss(x)
+    with pytest.raises(ValueError, match=r"x must have shape \(N, 1, 28, 28\)"):
+        model.loss(torch.zeros(8, 1, 27, 28))
+    with pytest.raises(TypeError, match="floating-point"):
+        model.loss(torch.zeros(8, 1, 28, 28, dtype=torch.int64))
+
+
+def test_deterministic_runs_skip_the_nan_fill_and_restore_the_settings():
+    import torch.utils.deterministic as deterministic
+
+    before = (torch.are_deterministic_algorithms_enabled(), deterministic.fill_uninitialized_memory)
+    with bench._deterministic(1):
+        assert torch.are_deterministic_algorithms_enabled()
+        assert deterministic.fill_uninitialized_memory is False
+    assert (torch.are_deterministic_algorithms_enabled(), deterministic.fill_uninitialized_memory) == before
+
+
 @pytest.mark.parametrize("coder", [png_bits, context_bits])
 def test_complexity_grows_with_complexity(coder):
     blank = torch.zeros(1, 1, 28, 28)
