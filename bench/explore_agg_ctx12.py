@@ -6,7 +6,8 @@ scores, default /tmp/aelab17/agg)
 For every (fold, digit) whose ``agg1_ctx`` scores were saved: the AUROC of ``agg1_ctx`` (the
 benchmark's ``bvae_agg_ctx``: 10-pixel coder) and of the same -ELBO minus the 12-pixel adaptive
 coder's bits instead, with the paired bootstrap 95 % interval of the difference; then the mean per
-digit over folds. No model is run.
+digit over folds; and how well each adaptive template compresses fold 0's training digits (mean
+bits per digit: the label-free reading of a complexity coder). No model is run.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ def main() -> None:
     for digit, pairs in sorted(per_digit.items()):
         v = np.array(pairs)
         print(f"{digit:5d}  {len(v):5d}  {v[:, 0].mean():.4f}  {v[:, 1].mean():.4f}  {(v[:, 1] - v[:, 0]).mean():+.4f}")
+    train_x = binarize(ef.load_split(0, 5, 0, None)[0].images)
+    bits = {10: float(context_bits(train_x).mean())}
+    bits |= {k: float(ef.adaptive_bits(train_x, ef.TEMPLATES[k]).mean()) for k in (4, 6, 8, 12)}
+    bits[16] = float(ef.adaptive_bits(train_x, ef.TEMPLATE16).mean())
+    print("mean bits per training digit (fold 0), by template size:", {k: round(v, 1) for k, v in sorted(bits.items())})
 
 
 if __name__ == "__main__":

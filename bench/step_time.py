@@ -1,4 +1,5 @@
-"""Milliseconds per BernoulliVAE training step (batch 128, one thread): plain Adam vs fused Adam.
+"""Milliseconds per BernoulliVAE training step (batch 128, one thread): plain Adam vs fused Adam; and
+the matrix products' GFLOP/s for the step's layer shapes (what a step cannot go below).
 
 python bench/step_time.py
 """
@@ -23,3 +24,13 @@ for kwargs in ({}, {"fused": True}):
         model.loss(x)["loss"].backward()
         opt.step()
     print(f"Adam {kwargs or 'plain'}: {(time.perf_counter() - t0) / 60 * 1000:.1f} ms per step")
+
+# forward (128 x in) @ (in x out) and the backward's products, for the two big layers
+for m, k, n in ((128, 784, 512), (128, 512, 256), (512, 128, 784), (784, 128, 512)):
+    a, b = torch.randn(m, k), torch.randn(k, n)
+    for _ in range(20):
+        a @ b
+    t0 = time.perf_counter()
+    for _ in range(300):
+        a @ b
+    print(f"matmul ({m} x {k}) @ ({k} x {n}): {2 * m * k * n * 300 / (time.perf_counter() - t0) / 1e9:.0f} GFLOP/s")
