@@ -44,8 +44,10 @@ def tree_hash(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def aelab_lab(args: list[str], env: dict) -> tuple[subprocess.Popen, queue.Queue]:
-    """``python -m aelab.course.cli lab ARGS`` started, its stdout read line by line into a queue."""
+def aelab_lab(args: list[str], env: dict, ignore_sigint: bool = False) -> tuple[subprocess.Popen, queue.Queue]:
+    """``python -m aelab.course.cli lab ARGS`` started, its stdout read line by line into a queue
+    (``ignore_sigint``: started with SIGINT ignored, as a script's background job is)."""
+    import signal
     import sys
 
     proc = subprocess.Popen(
@@ -55,6 +57,7 @@ def aelab_lab(args: list[str], env: dict) -> tuple[subprocess.Popen, queue.Queue
         stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,
         text=True,
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None,
     )
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()

@@ -32,6 +32,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import sys
 import time
 import warnings
@@ -345,7 +346,8 @@ def check_rendering(pg, state: dict, expect_ok: set[int], reference: dict[int, s
 # ------------------------------------------------------------------------------------------- tests
 def test_aelab_lab_instructor_command_serves_the_course(course, tmp_path):
     """`aelab lab --instructor --fast --port P --token T` prints its URL, serves the course with the
-    python3 kernel and nbgrader's formgrader (the course's nbgrader_config.py), and stops cleanly on Ctrl-C."""
+    python3 kernel and nbgrader's formgrader (the course's nbgrader_config.py), and stops cleanly on Ctrl-C,
+    JupyterLab too, even when started with SIGINT ignored (as a background job of a script is)."""
     import json
     import signal
     import subprocess
@@ -358,7 +360,7 @@ def test_aelab_lab_instructor_command_serves_the_course(course, tmp_path):
         JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
         JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
     )
-    proc, lines = aelab_lab(["--instructor", "--fast", "--port", str(port), "--token", token], env)
+    proc, lines = aelab_lab(["--instructor", "--fast", "--port", str(port), "--token", token], env, ignore_sigint=True)
     try:
         wait_for_lab_url(proc, lines, port, token, [])
 
@@ -382,6 +384,8 @@ def test_aelab_lab_instructor_command_serves_the_course(course, tmp_path):
             proc.kill()
             raise
     assert rc == 0, f"aelab lab exited with {rc} on Ctrl-C"
+    with pytest.raises(ConnectionRefusedError):  # JupyterLab stopped too, not only aelab
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
 
 
 FILE_LISTING = """() => [...document.querySelectorAll('#filebrowser .jp-DirListing-content .jp-DirListing-item')]

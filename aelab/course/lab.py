@@ -368,9 +368,15 @@ def _on_signal(signum, frame):  # a signal handler's signature
 @contextlib.contextmanager
 def _signals_stop_the_server():
     """SIGTERM and SIGHUP raise :class:`_Stopped` (Python's default would end this process and
-    leave JupyterLab running); the previous handlers come back afterwards."""
+    leave JupyterLab running); the previous handlers come back afterwards.
+
+    Started with SIGINT ignored (a script's background job, ``nohup``), Ctrl-C would do nothing, and
+    JupyterLab, started meanwhile, would inherit the ignored SIGINT and shrug off the clean stop:
+    SIGINT gets Python's KeyboardInterrupt handler here too."""
     wanted = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None]
     previous = {s: signal.signal(s, _on_signal) for s in wanted}
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
