@@ -137,11 +137,11 @@ def fit(
         isinstance(ema_decay, bool) or not isinstance(ema_decay, (int, float)) or not 0.0 < ema_decay < 1.0
     ):
         raise ValueError(f"ema_decay must be a number strictly between 0 and 1, or None; got {ema_decay!r}")
-    averaged = None
-    if ema_decay is not None:
-        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
-        averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(float(ema_decay)), use_buffers=True)
+    # the weight average: torch.optim.swa_utils.AveragedModel's EMA update (one foreach lerp, the same
+    # kernel and the same numbers) without its per-step regrouping of the tensors, ~2 % of a small MLP's step
+    tracked = [t for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()]
+    averaged = [t.detach().clone() for t in tracked] if ema_decay is not None else None
+    steps = 0
     sched = scheduler(opt) if scheduler is not None else None
 
     n = data.shape[0]
@@ -170,7 +170,13 @@ def fit(
                     nn.utils.clip_grad_norm_(params, grad_clip)
                 opt.step()
                 if averaged is not None:
-                    averaged.update_parameters(model)
+                    with torch.no_grad():
+                        current = [t.detach() for t in tracked]
+                        if steps == 0:  # the first step starts the average
+                            torch._foreach_copy_(averaged, current)
+                        else:
+                            torch._foreach_lerp_(averaged, current, 1.0 - float(ema_decay))
+                steps += 1
                 value = float(loss.detach())
                 history.step_loss.append(value)
                 total += value * len(idx)
@@ -187,11 +193,9 @@ def fit(
     finally:
         if progress:
             bar.close()
-    if averaged is not None and averaged.n_averaged.item() > 0:
-        with torch.no_grad():
-            for target, source in zip(model.state_dict().values(), averaged.module.state_dict().values()):
-                if target.is_floating_point():  # counters such as BatchNorm's num_batches_tracked stay
-                    target.copy_(source)
+    if averaged is not None and steps > 0:
+        with torch.no_grad():  # counters such as BatchNorm's num_batches_tracked are not averaged
+            torch._foreach_copy_([t.detach() for t in tracked], averaged)
     history.seconds = time.perf_counter() - start
     model.eval()
     return history

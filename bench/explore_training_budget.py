@@ -1,11 +1,11 @@
 """Exploration script behind the issue-17 "training budget" rows of bench/NOTES.md.
 
-Usage: python bench/explore_training_budget.py --folds 5 --fold K --digits 9 --steps 3500 [--schedule cosine]
+Usage: python bench/explore_training_budget.py --folds 5 --fold K --digits 9 --steps 3500 [--schedule cosine] [--lr 2e-3]
 [--out FILE.jsonl]
 
 Could the BernoulliVAE reach the benchmark's quality in fewer optimiser steps (the benchmark's time is
 mostly its 5,000 steps)? Trains the benchmark's model (``bench/auroc.py``'s config, EMA, shifts) for
-``--steps`` steps, with the constant learning rate or a cosine decay to zero over the run (stepped
+``--steps`` steps, with the constant learning rate (``--lr``) or a cosine decay to zero over the run (stepped
 per epoch), and prints the label-free criterion (the -ELBO in nats of the fold's normal test digits)
 with the AUROC of ``bvae_elbo_ctx`` and ``bvae_agg_ctx`` for the held-out digit and its 95 % interval
 (1,000 within-class resamples of the fold's test digits). One row per run,
@@ -39,6 +39,7 @@ def main() -> None:
     p.add_argument("--digits", type=int, nargs="+", default=[9])
     p.add_argument("--steps", type=int, default=bench.BVAE_STEPS)
     p.add_argument("--schedule", choices=("constant", "cosine"), default="constant")
+    p.add_argument("--lr", type=float, default=bench.BVAE_LR)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("/tmp/aelab17/budget.jsonl"))
     a = p.parse_args()
@@ -57,7 +58,7 @@ def main() -> None:
             seed_everything(a.seed)
             model = BernoulliVAE(**bench.BVAE_CONFIG)
             t0 = time.perf_counter()
-            fit(model, x, epochs=epochs, batch_size=bench.BVAE_BATCH, lr=bench.BVAE_LR, seed=a.seed, device="cpu",
+            fit(model, x, epochs=epochs, batch_size=bench.BVAE_BATCH, lr=a.lr, seed=a.seed, device="cpu",
                 fused=True, ema_decay=bench.BVAE_EMA, progress=False,
                 scheduler=cosine if a.schedule == "cosine" else None)  # fmt: skip
             secs = time.perf_counter() - t0
@@ -69,6 +70,7 @@ def main() -> None:
             "seed": a.seed,
             "steps": a.steps,
             "schedule": a.schedule,
+            "lr": a.lr,
             "train_s": round(secs, 1),
             "heldout_nelbo_nats": round(float(nelbo[~y].mean()), 2),
         }

@@ -42,6 +42,17 @@ def test_percentile_threshold_bad_input(scores, fraction, exc, words):
         aelab.percentile_threshold(scores, fraction)
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64])
+def test_finite_check_counts_what_it_refuses_and_accepts_values_whose_sum_overflows(dtype):
+    """The check sums first (one pass); a sum that overflows must not refuse finite values."""
+    big = torch.full((4,), torch.finfo(dtype).max, dtype=dtype)  # finite, but the sum is inf
+    assert aelab.percentile_threshold(big, 0.5) == pytest.approx(float(big[0]))
+    bad = big.clone()
+    bad[1], bad[2] = float("nan"), -float("inf")
+    with pytest.raises(ValueError, match="1 NaN and 1 inf"):
+        aelab.percentile_threshold(bad, 0.5)
+
+
 def _sharp(model: aelab.MLPVAE) -> aelab.MLPVAE:
     """Make q(z|x) a near point mass, so sampled and mean reconstructions agree."""
     last = model.encoder[-1]
