@@ -95,11 +95,13 @@ BVAE_EMA = 0.999  # the BernoulliVAE is scored with an exponential moving averag
 ORIGINAL_BATCH, ORIGINAL_LR, ORIGINAL_STEPS = 256, 1e-4, 300  # 300 steps = 20 epochs of 3,600
 N_SAMPLES = 16  # z samples for the reconstruction probability and the ELBO
 # bvae_gmm_ctx: a Gaussian mixture (full covariances) fitted after training to GMM_DRAWS samples of
-# q(z|x) per training digit (at most GMM_MAX_POINTS latents); its number of components is the one of
-# GMM_COMPONENTS with the best log-likelihood on the latents of a held-out fifth of the training digits.
-# The cap keeps the five fits (~6 s) affordable at 8,000 training digits and beyond; the bundled data's
-# 3,600 training digits per split (14,400 latents) stay under it.
-GMM_COMPONENTS, GMM_DRAWS, GMM_MAX_POINTS = (1, 10, 20, 40), 4, 16_000
+# q(z|x) per training digit (at most GMM_MAX_POINTS latents): one mixture per number of components in
+# GMM_COMPONENTS, fitted on four fifths of the training digits' latents; the one with the best
+# log-likelihood on the latents of the other fifth is the prior (not refitted). The cap keeps the fits
+# (~2 s) affordable at 8,000 training digits and beyond; the bundled data's 3,600 training digits per
+# split (14,400 latents) stay under it. 40 components (the grid had them until issue 17's timing) won on
+# 2 of 15 cross-validation models and cost as much as the other fits together (bench/NOTES.md).
+GMM_COMPONENTS, GMM_DRAWS, GMM_MAX_POINTS = (1, 10, 20), 4, 16_000
 # bvae_agg_ctx: the prior is 1/M sum_m q(z | x_m) over the training digits (at most AGG_MAX_DIGITS of
 # them, a seeded random subset beyond that: an unbiased estimate of the same mixture, for full MNIST).
 AGG_MAX_DIGITS = 10_000
@@ -191,11 +193,12 @@ def _score_bvae(
         "bvae_elbo_png": nelbo.double() / math.log(2) - bits,
         "bvae_elbo_ctx": nelbo.double() / math.log(2) - ctx_bits,
     }
-    if "bvae_gmm_ctx" in wanted:
-        gmm_nelbo, _ = _gmm_prior_nelbo(model, binarize(split.train_images), x, seed, n_samples, fast)
+    samples = _test_samples(model, x, seed, n_samples) if {"bvae_gmm_ctx", "bvae_agg_ctx"} & set(wanted) else None
+    if "bvae_gmm_ctx" in wanted:  # the two priors score the same decoded samples
+        gmm_nelbo, _ = _gmm_prior_nelbo(model, binarize(split.train_images), x, seed, n_samples, fast, samples)
         out["bvae_gmm_ctx"] = gmm_nelbo / math.log(2) - ctx_bits
     if "bvae_agg_ctx" in wanted:
-        agg_nelbo = _aggregate_prior_nelbo(model, binarize(split.train_images), x, seed, n_samples)
+        agg_nelbo = _aggregate_prior_nelbo(model, binarize(split.train_images), x, seed, n_samples, samples)
         out["bvae_agg_ctx"] = agg_nelbo / math.log(2) - ctx_bits
     return out
 
@@ -219,35 +222,58 @@ def log_mixture_of_diagonals(z: torch.Tensor, loc: torch.Tensor, scale: torch.Te
 
 
 @torch.no_grad()
-def _aggregate_prior_nelbo(model, train_x: torch.Tensor, x: torch.Tensor, seed: int, n_samples: int) -> torch.Tensor:
-    """-ELBO (nats) of ``x`` (N, 1, 28, 28) with the N(0, I) prior replaced by the training digits' aggregate
-    posterior, 1/M sum_m q(z | x_m): the prior that maximises the training digits' ELBO (Hoffman & Johnson
-    2016; a VampPrior, Tomczak & Welling 2018, whose pseudo-inputs are the training digits). Nothing is
-    fitted or chosen. Codes that fall between the training digits' (a 9 between the 4s and the 7s) get a
-    low prior density, where N(0, I) finds them typical. (N,) float64."""
+def _test_samples(model, x: torch.Tensor, seed: int, n_samples: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n_samples`` draws z ~ q(z|x) for every digit of ``x`` (N, 1, 28, 28), decoded once for the priors'
+    -ELBOs: (z (S, N, d), -log p(x|z) + log q(z|x) in nats (S, N) float64). The -ELBO under a prior p(z) is
+    then the mean over S of the second minus log p(z)."""
     from aelab.scores import _loc_scale
 
     model.eval()
     gen = torch.Generator().manual_seed(seed)
-    if len(train_x) > AGG_MAX_DIGITS:
-        train_x = train_x[_subsample(len(train_x), AGG_MAX_DIGITS, seed)]
-    loc_tr, scale_tr = _loc_scale(model.encode(train_x))
     loc, scale = _loc_scale(model.encode(x))
-    total = torch.zeros(x.shape[0], dtype=torch.float64)
+    zs, rest = [], []
     for _ in range(n_samples):
         eps = torch.randn(loc.shape, generator=gen)
         z = loc + scale * eps
         recon = -model.log_likelihood(x, model.decode(z))
         log_q = (-0.5 * eps**2 - torch.log(scale) - 0.5 * math.log(2 * math.pi)).sum(-1)
-        total += recon.double() + log_q.double() - log_mixture_of_diagonals(z, loc_tr, scale_tr)
-    return total / n_samples
+        zs.append(z)
+        rest.append(recon.double() + log_q.double())
+    return torch.stack(zs), torch.stack(rest)
 
 
 @torch.no_grad()
-def _gmm_prior_nelbo(model, train_x: torch.Tensor, x: torch.Tensor, seed: int, n_samples: int, fast: bool):
+def _aggregate_prior_nelbo(
+    model, train_x: torch.Tensor, x: torch.Tensor, seed: int, n_samples: int, samples=None
+) -> torch.Tensor:
+    """-ELBO (nats) of ``x`` (N, 1, 28, 28) with the N(0, I) prior replaced by the training digits' aggregate
+    posterior, 1/M sum_m q(z | x_m): the prior that maximises the training digits' ELBO (Hoffman & Johnson
+    2016; a VampPrior, Tomczak & Welling 2018, whose pseudo-inputs are the training digits). Nothing is
+    fitted or chosen. Codes that fall between the training digits' (a 9 between the 4s and the 7s) get a
+    low prior density, where N(0, I) finds them typical. ``samples``: :func:`_test_samples` of ``x``
+    (drawn here when None). (N,) float64."""
+    from aelab.scores import _loc_scale
+
+    model.eval()
+    z, rest = samples if samples is not None else _test_samples(model, x, seed, n_samples)
+    if len(train_x) > AGG_MAX_DIGITS:
+        train_x = train_x[_subsample(len(train_x), AGG_MAX_DIGITS, seed)]
+    loc_tr, scale_tr = _loc_scale(model.encode(train_x))
+    total = torch.zeros(x.shape[0], dtype=torch.float64)
+    for s in range(len(z)):
+        total += rest[s] - log_mixture_of_diagonals(z[s], loc_tr, scale_tr)
+    return total / len(z)
+
+
+@torch.no_grad()
+def _gmm_prior_nelbo(
+    model, train_x: torch.Tensor, x: torch.Tensor, seed: int, n_samples: int, fast: bool, samples=None
+):
     """-ELBO (nats) of ``x`` with the N(0, I) prior replaced by a Gaussian mixture fitted to the aggregate
     posterior of the training digits (a two-stage VAE, Dai & Wipf 2019), and the number of components
-    chosen by held-out log-likelihood on training digits only (no test digit, no label)."""
+    chosen by held-out log-likelihood on training digits only (no test digit, no label); the chosen
+    mixture is the one fitted for that choice. ``samples``: :func:`_test_samples` of ``x`` (drawn here
+    when None). Returns ((N,) float64, the number of components)."""
     from sklearn.mixture import GaussianMixture
     from threadpoolctl import threadpool_limits
 
@@ -263,26 +289,20 @@ def _gmm_prior_nelbo(model, train_x: torch.Tensor, x: torch.Tensor, seed: int, n
     cut = int(0.8 * keep)
     fit_z = z_train[:, order[:cut]].reshape(-1, loc.shape[-1]).double().numpy()
     held_z = z_train[:, order[cut:]].reshape(-1, loc.shape[-1]).double().numpy()
-    all_z = z_train[:, order].reshape(-1, loc.shape[-1]).double().numpy()
     components = (1, 2) if fast else GMM_COMPONENTS
-
-    def mixture(k):
-        return GaussianMixture(k, covariance_type="full", random_state=seed, max_iter=300, reg_covar=1e-4)
+    z, rest = samples if samples is not None else _test_samples(model, x, seed, n_samples)
 
     with threadpool_limits(1):
-        held = {k: float(mixture(k).fit(fit_z).score(held_z)) for k in components}
+        fitted = {
+            k: GaussianMixture(k, covariance_type="full", random_state=seed, max_iter=300, reg_covar=1e-4).fit(fit_z)
+            for k in components
+        }
+        held = {k: float(gm.score(held_z)) for k, gm in fitted.items()}
         best = max(held, key=held.get)
-        gm = mixture(best).fit(all_z)
-        loc, scale = _loc_scale(model.encode(x))
-        eps = torch.randn((n_samples, *loc.shape), generator=gen)
-        z = loc + scale * eps  # (S, N, d)
         total = torch.zeros(x.shape[0], dtype=torch.float64)
-        for s in range(n_samples):
-            recon = -model.log_likelihood(x, model.decode(z[s]))
-            log_q = (-0.5 * eps[s] ** 2 - torch.log(scale) - 0.5 * math.log(2 * math.pi)).sum(-1)
-            log_p = torch.from_numpy(gm.score_samples(z[s].double().numpy()))
-            total += recon.double() + log_q.double() - log_p
-    return total / n_samples, best
+        for s in range(len(z)):
+            total += rest[s] - torch.from_numpy(fitted[best].score_samples(z[s].double().numpy()))
+    return total / len(z), best
 
 
 def _train_original(split, seed: int, epochs: int | None, fast: bool, device, progress: bool):

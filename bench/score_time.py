@@ -4,7 +4,7 @@
 
 Trains the benchmark's BernoulliVAE for one digit (about 90 s on one core) on the bundled digits
 shifted to make up the sizes (``bench/full_size_timing.py``'s data: timing only), then times every
-score on one thread, the Gaussian-mixture prior also with its former cap of 40,000 latents.
+score on one thread; the Gaussian-mixture prior also with its former grid (40 components too) and cap (40,000 latents).
 """
 
 from __future__ import annotations
@@ -46,15 +46,17 @@ def main() -> None:
         timed("context-coder bits", lambda: context_bits(x))
         timed("squared error", lambda: reconstruction_term(x, reconstruct(model, x), kind="mse"))
         timed("reconstruction probability and -ELBO", lambda: _sampled_scores(model, x, bench.N_SAMPLES, 512, 0))
-        timed("aggregate-posterior prior", lambda: bench._aggregate_prior_nelbo(model, train_x, x, 0, bench.N_SAMPLES))
-        cap = bench.GMM_MAX_POINTS
-        for points in (cap, 40_000):
-            bench.GMM_MAX_POINTS = points
+        samples = []
+        timed("decoded samples for the two priors", lambda: samples.append(bench._test_samples(model, x, 0, 16)))
+        timed("aggregate-posterior prior", lambda: bench._aggregate_prior_nelbo(model, train_x, x, 0, 16, samples[0]))
+        cap, grid = bench.GMM_MAX_POINTS, bench.GMM_COMPONENTS
+        for points, components in ((cap, grid), (cap, (*grid, 40)), (40_000, (*grid, 40))):
+            bench.GMM_MAX_POINTS, bench.GMM_COMPONENTS = points, components
             timed(
-                f"GMM prior (at most {points:,} latents)",
-                lambda: bench._gmm_prior_nelbo(model, train_x, x, 0, 16, False),
+                f"GMM prior (K in {components}, at most {points:,} latents)",
+                lambda: bench._gmm_prior_nelbo(model, train_x, x, 0, 16, False, samples[0]),
             )
-        bench.GMM_MAX_POINTS = cap
+        bench.GMM_MAX_POINTS, bench.GMM_COMPONENTS = cap, grid
 
 
 if __name__ == "__main__":

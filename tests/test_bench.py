@@ -508,6 +508,31 @@ def test_mixture_prior_score_is_seeded_and_chooses_its_components_on_training_di
     assert c.shape == (80,) and torch.isfinite(c).all()
 
 
+def test_the_two_priors_score_the_same_decoded_samples(mnist):
+    """_score_bvae decodes the test digits' samples once for bvae_gmm_ctx and bvae_agg_ctx: given them,
+    each prior returns what it returns when it draws them itself; and with N(0, I) as the prior the
+    samples give the -ELBO (its KL by sampling, against aelab's closed form)."""
+    from aelab.scores import negative_elbo
+
+    train, test = mnist
+    torch.manual_seed(0)
+    model = BernoulliVAE(**bench.BVAE_CONFIG).eval()
+    xtr, xte = binarize(train.images[:300]), binarize(test.images[:30])
+    samples = bench._test_samples(model, xte, 0, 400)
+    assert samples[0].shape == (400, 30, bench.BVAE_CONFIG["latent_dim"]) and samples[1].shape == (400, 30)
+    agg = bench._aggregate_prior_nelbo(model, xtr, xte, seed=0, n_samples=400)
+    assert torch.equal(agg, bench._aggregate_prior_nelbo(model, xtr, xte, 0, 400, samples))
+    gmm, k = bench._gmm_prior_nelbo(model, xtr, xte, seed=0, n_samples=400, fast=True)
+    gmm_given, k_given = bench._gmm_prior_nelbo(model, xtr, xte, 0, 400, True, samples)
+    assert k_given == k and torch.equal(gmm_given, gmm)
+    z, rest = samples
+    standard = torch.distributions.Normal(0.0, 1.0).log_prob(z.double()).sum(-1)  # log N(z; 0, I): (S, N)
+    by_sampling = (rest - standard).mean(0)
+    closed_form = negative_elbo(model, xte, n_samples=400, seed=1).double()
+    assert torch.allclose(by_sampling, closed_form, rtol=0, atol=1.0)  # two Monte Carlo estimates of ~500 nats
+    assert not torch.allclose(by_sampling, closed_form + 5.0, rtol=0, atol=1.0)
+
+
 def test_mixture_of_diagonals_is_the_mixture_density():
     """The aggregate prior's density (matrix-product form, in chunks) equals torch's mixture of Normals."""
     g = torch.Generator().manual_seed(0)
