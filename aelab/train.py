@@ -138,7 +138,7 @@ def fit(
     ):
         raise ValueError(f"ema_decay must be a number strictly between 0 and 1, or None; got {ema_decay!r}")
     # the weight average: torch.optim.swa_utils.AveragedModel's EMA update (one foreach lerp, the same
-    # kernel and the same numbers) without its per-step regrouping of the tensors, ~2 % of a small MLP's step
+    # kernel and the same numbers) without its per-step Python regrouping of the tensors
     tracked = [t for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()]
     averaged = [t.detach().clone() for t in tracked] if ema_decay is not None else None
     steps = 0
