@@ -1,7 +1,7 @@
 """Exploration script behind the issue-17 "training budget" rows of bench/NOTES.md.
 
 Usage: python bench/explore_training_budget.py --folds 5 --fold K --digits 9 --steps 3500 [--schedule cosine] [--lr 2e-3]
-[--out FILE.jsonl]
+[--batch 256 --ema 0.998] [--out FILE.jsonl]
 
 Could the BernoulliVAE reach the benchmark's quality in fewer optimiser steps (the benchmark's time is
 mostly its 5,000 steps)? Trains the benchmark's model (``bench/auroc.py``'s config, EMA, shifts) for
@@ -40,6 +40,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=bench.BVAE_STEPS)
     p.add_argument("--schedule", choices=("constant", "cosine"), default="constant")
     p.add_argument("--lr", type=float, default=bench.BVAE_LR)
+    p.add_argument("--batch", type=int, default=bench.BVAE_BATCH)
+    p.add_argument("--ema", type=float, default=bench.BVAE_EMA, help="EMA decay of the weights")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("/tmp/aelab17/budget.jsonl"))
     a = p.parse_args()
@@ -49,7 +51,7 @@ def main() -> None:
     for digit in a.digits:
         split = leave_one_digit_split(train, digit, test=test)
         x, y = binarize(split.train_images), (test.labels == digit).numpy()
-        epochs = bench._epochs_for(len(x), bench.BVAE_BATCH, a.steps)
+        epochs = bench._epochs_for(len(x), a.batch, a.steps)
 
         def cosine(opt, epochs=epochs):
             return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
@@ -58,8 +60,8 @@ def main() -> None:
             seed_everything(a.seed)
             model = BernoulliVAE(**bench.BVAE_CONFIG)
             t0 = time.perf_counter()
-            fit(model, x, epochs=epochs, batch_size=bench.BVAE_BATCH, lr=a.lr, seed=a.seed, device="cpu",
-                fused=True, ema_decay=bench.BVAE_EMA, progress=False,
+            fit(model, x, epochs=epochs, batch_size=a.batch, lr=a.lr, seed=a.seed, device="cpu",
+                fused=True, ema_decay=a.ema, progress=False,
                 scheduler=cosine if a.schedule == "cosine" else None)  # fmt: skip
             secs = time.perf_counter() - t0
             nelbo = negative_elbo(model, xt, n_samples=bench.N_SAMPLES, seed=a.seed).double()
@@ -71,6 +73,8 @@ def main() -> None:
             "steps": a.steps,
             "schedule": a.schedule,
             "lr": a.lr,
+            "batch": a.batch,
+            "ema": a.ema,
             "train_s": round(secs, 1),
             "heldout_nelbo_nats": round(float(nelbo[~y].mean()), 2),
         }
