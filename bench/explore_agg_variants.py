@@ -1,0 +1,71 @@
+"""Exploration script behind the issue-17 "aggregate prior, scoring variants" rows of bench/NOTES.md.
+
+Usage: python bench/explore_agg_variants.py --folds 5 --fold K [--digits 9] [--seed N] [--cache DIR]
+[--out FILE.jsonl]
+
+Scores the SAME cached BernoulliVAE as ``bench/explore_aggregate_prior.py`` (no training when the model is
+in ``--cache``) with variants of the benchmark's ``bvae_agg_ctx`` that change only how a test digit is
+scored (nothing fitted, no label used):
+
+* ``agg_ctx``: the benchmark's score (16 samples of q(z|x), the ELBO: mean over samples);
+* ``agg64_ctx``: the same with 64 samples (less Monte Carlo noise in each digit's score);
+* ``aggiw_ctx``: the importance-weighted bound (log-mean-exp over the 16 samples instead of the mean:
+  a tighter estimate of -log p(x) under the aggregate prior);
+* ``aggshift_ctx``: the aggregate posterior of the training digits AND their nine one-pixel shifts (the
+  distribution the model was trained on, ``max_shift=1``) as the prior.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import auroc as bench  # bench/auroc.py (this folder is on sys.path when a script here runs)
+import explore_floor as ef
+import torch
+
+from aelab.data import binarize
+from aelab.scores import _loc_scale, context_bits
+
+LN2 = math.log(2)
+
+
+@torch.no_grad()
+def variant_scores(model, xtr: torch.Tensor, xte: torch.Tensor, seed: int) -> dict[str, torch.Tensor]:
+    """-log p(x) estimates in nats (N,) float64 under the aggregate posterior of the training digits."""
+    z, rest = bench._test_samples(model, xte, seed, bench.N_SAMPLES)
+    loc, scale = _loc_scale(model.encode(xtr))
+    per = torch.stack([rest[s] - bench.log_mixture_of_diagonals(z[s], loc, scale) for s in range(len(z))])
+    out = {"agg": per.mean(0), "aggiw": -(torch.logsumexp(-per, 0) - math.log(len(per)))}
+    z64, rest64 = bench._test_samples(model, xte, seed + 1000, 64)
+    out["agg64"] = torch.stack(
+        [rest64[s] - bench.log_mixture_of_diagonals(z64[s], loc, scale) for s in range(len(z64))]
+    ).mean(0)
+    shifted = [torch.roll(xtr, (dy, dx), dims=(2, 3)) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    loc9, scale9 = _loc_scale(model.encode(torch.cat(shifted)))
+    out["aggshift"] = torch.stack(
+        [rest[s] - bench.log_mixture_of_diagonals(z[s], loc9, scale9) for s in range(len(z))]
+    ).mean(0)
+    return out
+
+
+def main() -> None:
+    a = ef.fold_arguments(argparse.ArgumentParser(), "/tmp/aelab17/aggvar.jsonl", "_aggvar").parse_args()
+    ctx = None
+    for where, _test, xte, digit, split in ef.fold_digits(a):
+        ctx = context_bits(xte).double() if ctx is None else ctx
+        y = split.test_labels.numpy()
+        xtr = binarize(split.train_images)
+        model, secs = ef.train_cached(split, a.seed, a.cache / f"bvae_{where}_d{digit}_s{a.seed}.pt")
+        model.eval()
+        t0 = time.perf_counter()
+        scores = {f"{k}_ctx": v / LN2 - ctx for k, v in variant_scores(model, xtr, xte, a.seed).items()}
+        row = {"where": where, "digit": digit, "seed": a.seed, "tag": a.tag, "train_s": secs}
+        row["score_s"] = time.perf_counter() - t0
+        header = f"[{where} digit {digit} seed {a.seed}] train {secs:.0f} s, score {row['score_s']:.0f} s"
+        ef.finish_run(a, where, digit, y, split.test_labels.numpy(), scores, row, header)
+
+
+if __name__ == "__main__":
+    main()
