@@ -26,7 +26,7 @@ import explore_floor as ef
 import torch
 
 from aelab.data import binarize
-from aelab.scores import _loc_scale, context_bits
+from aelab.scores import _loc_scale
 
 LN2 = math.log(2)
 
@@ -52,13 +52,9 @@ def variant_scores(model, xtr: torch.Tensor, xte: torch.Tensor, seed: int) -> di
 
 def main() -> None:
     a = ef.fold_arguments(argparse.ArgumentParser(), "/tmp/aelab17/aggvar.jsonl", "_aggvar").parse_args()
-    ctx = None
-    for where, _test, xte, digit, split in ef.fold_digits(a):
-        ctx = context_bits(xte).double() if ctx is None else ctx
+    for where, _test, xte, ctx, digit, split, model, secs in ef.fold_models(a):
         y = split.test_labels.numpy()
         xtr = binarize(split.train_images)
-        model, secs = ef.train_cached(split, a.seed, a.cache / f"bvae_{where}_d{digit}_s{a.seed}.pt")
-        model.eval()
         t0 = time.perf_counter()
         scores = {f"{k}_ctx": v / LN2 - ctx for k, v in variant_scores(model, xtr, xte, a.seed).items()}
         row = {"where": where, "digit": digit, "seed": a.seed, "tag": a.tag, "train_s": secs}

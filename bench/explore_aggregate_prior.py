@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from aelab.data import binarize
-from aelab.scores import _loc_scale, context_bits, negative_elbo
+from aelab.scores import _loc_scale, negative_elbo
 
 LN2 = math.log(2)
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
@@ -72,13 +72,9 @@ def prior_scores(model, xtr: torch.Tensor, xte: torch.Tensor, n_samples: int, se
 
 def main() -> None:
     a = ef.fold_arguments(argparse.ArgumentParser(), "/tmp/aelab17/agg.jsonl", "_agg").parse_args()
-    ctx = None
-    for where, test, xte, digit, split in ef.fold_digits(a):
-        ctx = context_bits(xte).double() if ctx is None else ctx
+    for where, test, xte, ctx, digit, split, model, secs in ef.fold_models(a):
         y = split.test_labels.numpy()
         xtr = binarize(split.train_images)
-        model, secs = ef.train_cached(split, a.seed, a.cache / f"bvae_{where}_d{digit}_s{a.seed}.pt")
-        model.eval()
         t0 = time.perf_counter()
         nelbo = negative_elbo(model, xte, n_samples=bench.N_SAMPLES, seed=a.seed).double()
         gmm, gmm_held = ef.gmm_prior_scores(model, xtr, xte, (1, 10, 20, 40), bench.N_SAMPLES, a.seed)

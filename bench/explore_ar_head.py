@@ -38,7 +38,7 @@ from torch import nn
 
 from aelab.data import binarize, shift_digits
 from aelab.models import BernoulliVAE
-from aelab.scores import _loc_scale, context_bits, negative_elbo
+from aelab.scores import _loc_scale, negative_elbo
 
 LN2 = math.log(2)
 CAUSAL = ef.TEMPLATES[12]  # rows -2 and -1 (5 columns each), then the two pixels to the left
@@ -138,13 +138,9 @@ def main() -> None:
     p = ef.fold_arguments(argparse.ArgumentParser(), "/tmp/aelab17/ar.jsonl", "_ar")
     p.add_argument("--channels", type=int, default=16)
     a = p.parse_args()
-    ctx = None
-    for where, test, xte, digit, split in ef.fold_digits(a):
-        ctx = context_bits(xte).double() if ctx is None else ctx
+    for where, test, xte, ctx, digit, split, plain, secs_p in ef.fold_models(a):
         y = split.test_labels.numpy()
         xtr = binarize(split.train_images)
-        plain, secs_p = ef.train_cached(split, a.seed, a.cache / f"bvae_{where}_d{digit}_s{a.seed}.pt")
-        plain.eval()
         ar, secs_a = train_ar(split, a.seed, a.channels, a.cache / f"ar{a.channels}_{where}_d{digit}_s{a.seed}.pt")
         t0 = time.perf_counter()
         nelbo = negative_elbo(plain, xte, n_samples=bench.N_SAMPLES, seed=a.seed).double()

@@ -382,6 +382,18 @@ def fold_digits(a):
         yield where, test, xte, digit, split
 
 
+def fold_models(a):
+    """:func:`fold_digits` with, per held-out digit, the benchmark's BernoulliVAE (trained once, then read
+    from ``a.cache``, in eval mode) and the coder bits of the test digits (float64, the same for every
+    digit): ``(where, test, xte, ctx, digit, split, model, train_seconds)``."""
+    ctx = None
+    for where, test, xte, digit, split in fold_digits(a):
+        ctx = context_bits(xte).double() if ctx is None else ctx
+        model, secs = train_cached(split, a.seed, a.cache / f"bvae_{where}_d{digit}_s{a.seed}.pt")
+        model.eval()
+        yield where, test, xte, ctx, digit, split, model, secs
+
+
 def main() -> None:
     p = fold_arguments(argparse.ArgumentParser(), "/tmp/aelab17/explore.jsonl")
     p.add_argument("--background", type=float, default=None, help="flip rate of the background model (Ren et al.)")
