@@ -13,6 +13,11 @@ scored (nothing fitted, no label used):
   a tighter estimate of -log p(x) under the aggregate prior);
 * ``aggshift_ctx``: the aggregate posterior of the training digits AND their nine one-pixel shifts (the
   distribution the model was trained on, ``max_shift=1``) as the prior.
+
+With ``--mog K`` also a second model, the same net trained with a learned K-component mixture prior
+(``explore_floor.MoGVAE``, cached like the first): ``mog_ctx`` (its own -ELBO minus coder bits) and
+``mogagg_ctx`` (the aggregate posterior of ITS codes as the prior); the row then holds both models'
+held-out normal -ELBO under the aggregate prior (the label-free criterion).
 """
 
 from __future__ import annotations
@@ -51,13 +56,28 @@ def variant_scores(model, xtr: torch.Tensor, xte: torch.Tensor, seed: int) -> di
 
 
 def main() -> None:
-    a = ef.fold_arguments(argparse.ArgumentParser(), "/tmp/aelab17/aggvar.jsonl", "_aggvar").parse_args()
+    p = ef.fold_arguments(argparse.ArgumentParser(), "/tmp/aelab17/aggvar.jsonl", "_aggvar")
+    p.add_argument("--mog", type=int, default=None, help="also a VAE trained with a K-component mixture prior")
+    a = p.parse_args()
     for where, _test, xte, ctx, digit, split, model, secs in ef.fold_models(a):
         y = split.test_labels.numpy()
         xtr = binarize(split.train_images)
         t0 = time.perf_counter()
         scores = {f"{k}_ctx": v / LN2 - ctx for k, v in variant_scores(model, xtr, xte, a.seed).items()}
         row = {"where": where, "digit": digit, "seed": a.seed, "tag": a.tag, "train_s": secs}
+        if a.mog:
+            normal = torch.from_numpy(y == 0)
+            mog, row["mog_train_s"] = ef.train_cached(
+                split, a.seed, a.cache / f"mog{a.mog}_{where}_d{digit}_s{a.seed}.pt", mog=a.mog
+            )
+            mog.eval()
+            mog_agg = bench._aggregate_prior_nelbo(mog, xtr, xte, a.seed, bench.N_SAMPLES)
+            scores["mog_ctx"] = ef.mog_nelbo(mog, xte, bench.N_SAMPLES, a.seed) / LN2 - ctx
+            scores["mogagg_ctx"] = mog_agg / LN2 - ctx
+            row["heldout_agg_nelbo"] = {
+                "plain": float(((scores["agg_ctx"] + ctx) * LN2)[normal].mean()),
+                "mog": float(mog_agg[normal].mean()),
+            }
         row["score_s"] = time.perf_counter() - t0
         header = f"[{where} digit {digit} seed {a.seed}] train {secs:.0f} s, score {row['score_s']:.0f} s"
         ef.finish_run(a, where, digit, y, split.test_labels.numpy(), scores, row, header)
