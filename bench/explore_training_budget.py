@@ -1,7 +1,7 @@
 """Exploration script behind the issue-17 "training budget" rows of bench/NOTES.md.
 
 Usage: python bench/explore_training_budget.py --folds 5 --fold K --digits 9 --steps 3500 [--schedule cosine] [--lr 2e-3]
-[--batch 256 --ema 0.998] [--out FILE.jsonl]
+[--batch 256 --ema 0.998] [--latent 16] [--hidden 512 256] [--out FILE.jsonl]
 
 Could the BernoulliVAE reach the benchmark's quality in fewer optimiser steps (the benchmark's time is
 mostly its 5,000 steps)? Trains the benchmark's model (``bench/auroc.py``'s config, EMA, shifts) for
@@ -43,6 +43,8 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=bench.BVAE_BATCH)
     p.add_argument("--ema", type=float, default=bench.BVAE_EMA, help="EMA decay of the weights")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--latent", type=int, default=bench.BVAE_CONFIG["latent_dim"], help="size of z")
+    p.add_argument("--hidden", type=int, nargs=2, default=bench.BVAE_CONFIG["hidden"], help="the two hidden widths")
     p.add_argument("--out", type=Path, default=Path("/tmp/aelab17/budget.jsonl"))
     a = p.parse_args()
     train, test = ef.load_split(0, a.folds, a.fold, None)
@@ -58,7 +60,7 @@ def main() -> None:
 
         with bench._deterministic(1):
             seed_everything(a.seed)
-            model = BernoulliVAE(**bench.BVAE_CONFIG)
+            model = BernoulliVAE(**{**bench.BVAE_CONFIG, "latent_dim": a.latent, "hidden": tuple(a.hidden)})
             t0 = time.perf_counter()
             fit(model, x, epochs=epochs, batch_size=a.batch, lr=a.lr, seed=a.seed, device="cpu",
                 fused=True, ema_decay=a.ema, progress=False,
@@ -75,8 +77,11 @@ def main() -> None:
             "lr": a.lr,
             "batch": a.batch,
             "ema": a.ema,
+            "latent": a.latent,
+            "hidden": list(a.hidden),
             "train_s": round(secs, 1),
             "heldout_nelbo_nats": round(float(nelbo[~y].mean()), 2),
+            "heldout_agg_nelbo_nats": round(float(agg[~y].mean()), 2),
         }
         strata = test.labels.numpy()
         for name, score in (("elbo_ctx", nelbo / math.log(2) - ctx), ("agg_ctx", agg / math.log(2) - ctx)):
