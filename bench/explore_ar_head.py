@@ -115,23 +115,7 @@ def ar_scores(model: ARHeadVAE, xtr: torch.Tensor, xte: torch.Tensor, n_samples:
 
 
 def train_ar(split, seed: int, channels: int, path: Path):
-    from aelab.env import seed_everything
-    from aelab.train import fit
-
-    model = ARHeadVAE(channels, **bench.BVAE_CONFIG)
-    if path.exists():
-        model.load_state_dict(torch.load(path))
-        return model.eval(), 0.0
-    t0 = time.perf_counter()
-    x = binarize(split.train_images)
-    seed_everything(seed)
-    model = ARHeadVAE(channels, **bench.BVAE_CONFIG)
-    epochs = bench._epochs_for(len(x), bench.BVAE_BATCH, bench.BVAE_STEPS)
-    fit(model, x, epochs=epochs, batch_size=bench.BVAE_BATCH, lr=bench.BVAE_LR, seed=seed,
-        device="cpu", fused=True, ema_decay=bench.BVAE_EMA, progress=False)  # fmt: skip
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), path)
-    return model.eval(), time.perf_counter() - t0
+    return ef.train_like_benchmark(lambda: ARHeadVAE(channels, **bench.BVAE_CONFIG), split, seed, path)
 
 
 def main() -> None:

@@ -158,6 +158,29 @@ def train_cached(split, seed: int, path: Path, mu: float | None = None, mog: int
     return model, time.perf_counter() - t0
 
 
+def train_like_benchmark(make_model, split, seed: int, path: Path):
+    """Another model, trained the way ``bench/auroc.py`` trains its BernoulliVAE (steps, batch, lr, fused Adam,
+    EMA), from ``make_model()`` built after ``seed_everything(seed)``; read from ``path`` when it is there,
+    saved there after training. Returns (model in eval mode, training seconds; 0.0 when read)."""
+    from aelab.env import seed_everything
+    from aelab.train import fit
+
+    model = make_model()
+    if path.exists():
+        model.load_state_dict(torch.load(path))
+        return model.eval(), 0.0
+    t0 = time.perf_counter()
+    x = binarize(split.train_images)
+    seed_everything(seed)
+    model = make_model()
+    epochs = bench._epochs_for(len(x), bench.BVAE_BATCH, bench.BVAE_STEPS)
+    fit(model, x, epochs=epochs, batch_size=bench.BVAE_BATCH, lr=bench.BVAE_LR, seed=seed,
+        device="cpu", fused=True, ema_decay=bench.BVAE_EMA, progress=False)  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), path)
+    return model.eval(), time.perf_counter() - t0
+
+
 @torch.no_grad()
 def iwae_nll(model, x, k: int, seed: int = 0, batch: int = 100) -> torch.Tensor:
     """-log p(x) in nats, importance-weighted with k samples of q(z|x)."""

@@ -128,23 +128,8 @@ def hier_scores(model: TwoLayerVAE, xtr: torch.Tensor, xte: torch.Tensor, n_samp
 
 
 def train_hier(split, seed: int, z1: int, z2: int, path: Path):
-    from aelab.env import seed_everything
-    from aelab.train import fit
-
-    model = TwoLayerVAE(z1, z2, bench.BVAE_CONFIG["hidden"], max_shift=bench.BVAE_CONFIG["max_shift"])
-    if path.exists():
-        model.load_state_dict(torch.load(path))
-        return model.eval(), 0.0
-    t0 = time.perf_counter()
-    x = binarize(split.train_images)
-    seed_everything(seed)
-    model = TwoLayerVAE(z1, z2, bench.BVAE_CONFIG["hidden"], max_shift=bench.BVAE_CONFIG["max_shift"])
-    epochs = bench._epochs_for(len(x), bench.BVAE_BATCH, bench.BVAE_STEPS)
-    fit(model, x, epochs=epochs, batch_size=bench.BVAE_BATCH, lr=bench.BVAE_LR, seed=seed,
-        device="cpu", fused=True, ema_decay=bench.BVAE_EMA, progress=False)  # fmt: skip
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), path)
-    return model.eval(), time.perf_counter() - t0
+    hidden, shift = bench.BVAE_CONFIG["hidden"], bench.BVAE_CONFIG["max_shift"]
+    return ef.train_like_benchmark(lambda: TwoLayerVAE(z1, z2, hidden, max_shift=shift), split, seed, path)
 
 
 def main() -> None:
