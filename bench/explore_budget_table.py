@@ -33,7 +33,7 @@ def main() -> None:
     folds = sorted({f for f, _ in rows})
     digits = sorted({d for _, d in rows})
     for score in a.scores:
-        print(f"\n{score} (latent {a.latent}, seed {a.seed})\n")
+        print(f"\n{score} (latent {a.latent or 'any'}, seed {a.seed})\n")
         print("| fold | " + " | ".join(f"digit {d}" for d in digits) + " | mean |")
         print("|---" * (len(digits) + 2) + "|")
         for f in folds:

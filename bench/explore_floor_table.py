@@ -10,6 +10,7 @@ digit, then the mean over the ten digits with its interval. The intervals resamp
 digits within their class (1,000 times, seed 0, as ``bench/auroc.py``), the SAME resamples for
 every digit and score, so the mean's interval is the percentile interval of the replicates' means.
 Then, per score, the mean over folds of the ten-digit mean and of each fold's lowest digit.
+A score named ``A+B`` is the mean of the saved scores A and B (e.g. ``agg1_ctx+gmmsel_ctx``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ def main() -> None:
         if not all(path.exists() for path in paths):
             continue
         runs = {d: dict(np.load(path)) for d, path in enumerate(paths)}
+        for run in runs.values():
+            for name in (n for n in a.scores if "+" in n):
+                run[name] = np.mean([run[part] for part in name.split("+")], axis=0)
         for name, (aurocs, cis, mean, mean_ci) in fold_rows(runs, a.scores, a.resamples).items():
             cells = " | ".join(f"{v:.3f} [{lo:.2f}, {hi:.2f}]" for v, (lo, hi) in zip(aurocs, cis))
             print(f"| {fold} | {name} | {cells} | **{mean:.3f}** [{mean_ci[0]:.3f}, {mean_ci[1]:.3f}] |")
